@@ -1,0 +1,121 @@
+"""Convolution, residual and instance-norm blocks of the Johnson et al. ResNet generator."""
+
+import keras
+
+
+def instance_norm(name=None):
+    """Instance normalisation: `GroupNormalization` with one group per channel.
+
+    Args:
+        name: optional layer name.
+
+    Example:
+    >>> instance_norm()(np.ones((1, 4, 4, 8), "float32")).shape
+    (1, 4, 4, 8)
+    """
+    return keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+
+
+@keras.saving.register_keras_serializable(package="magan_keras")
+class ConvBlock(keras.layers.Layer):
+    """Convolution, optional instance norm, activation (`c7s1-k`, `dk`, `uk`, `Ck`).
+
+    Args:
+        filters: int. Output channels.
+        kernel_size: int. Square kernel size.
+        strides: int. 2 halves the size (`dk`); with `transpose=True` it doubles it (`uk`).
+        transpose: bool. Use a transposed convolution (decoder up-sampling).
+        normalize: bool. Apply instance normalisation after the convolution.
+        activation: str or None. Keras activation name (`"relu"`, `"leaky_relu"`,
+            `"tanh"`, ...); `"leaky_relu"` uses slope 0.2 as in pix2pix.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Example:
+    >>> ConvBlock(16, 3, strides=2)(np.ones((1, 8, 8, 3), "float32")).shape
+    (1, 4, 4, 16)
+    """
+
+    def __init__(
+        self, filters, kernel_size=3, strides=1, transpose=False, normalize=True,
+        activation="relu", **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.strides = int(strides)
+        self.transpose = bool(transpose)
+        self.normalize = bool(normalize)
+        self.activation = activation
+        conv_class = keras.layers.Conv2DTranspose if self.transpose else keras.layers.Conv2D
+        self.conv = conv_class(
+            self.filters, self.kernel_size, strides=self.strides, padding="same",
+            use_bias=not self.normalize, kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+            name="conv",
+        )
+        self.norm = instance_norm("norm") if self.normalize else None
+        if activation == "leaky_relu":
+            self.act = keras.layers.LeakyReLU(negative_slope=0.2, name="act")
+        elif activation is None:
+            self.act = None
+        else:
+            self.act = keras.layers.Activation(activation, name="act")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        out_shape = self.conv.compute_output_shape(input_shape)
+        if self.norm is not None:
+            self.norm.build(out_shape)
+
+    def call(self, inputs):
+        x = self.conv(inputs)
+        if self.norm is not None:
+            x = self.norm(x)
+        if self.act is not None:
+            x = self.act(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+            transpose=self.transpose, normalize=self.normalize, activation=self.activation,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="magan_keras")
+class ResidualBlock(keras.layers.Layer):
+    """Johnson et al. residual block: `x + norm(conv(relu(norm(conv(x)))))`, 3x3 convs.
+
+    Args:
+        filters: int. Channels in and out.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Example:
+    >>> ResidualBlock(8)(np.ones((1, 4, 4, 8), "float32")).shape
+    (1, 4, 4, 8)
+    """
+
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.first = ConvBlock(self.filters, 3, name="first")
+        self.second = ConvBlock(self.filters, 3, activation=None, name="second")
+
+    def build(self, input_shape):
+        self.first.build(input_shape)
+        self.second.build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.second(self.first(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters)
+        return config

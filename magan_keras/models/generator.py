@@ -1,0 +1,184 @@
+"""The multi-branch MA-GAN generator."""
+
+import keras
+from keras import ops
+
+from magan_keras.layers import ModalAttention
+from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
+from magan_keras.models.parts import Decoder, Encoder
+
+
+def validate_image_size(image_size):
+    """Returns `image_size` as an int divisible by 4 (two stride-2 stages), or raises."""
+    size = int(image_size)
+    if size < 16 or size % 4:
+        raise ValueError(f"image_size must be a multiple of 4 and at least 16, got {image_size!r}")
+    return size
+
+
+@keras.saving.register_keras_serializable(package="magan_keras")
+class MultiBranchGenerator(keras.Model):
+    """MA-GAN's generator: one encoder per contrast, modal attention, fusion, decoder.
+
+    Branch `k` sees `concat(images[..., k], broadcast(target))` (the CollaGAN /
+    StarGAN target mask) and runs `c7s1-F, d2F, RA, d4F, RA`. Modal attention (MA,
+    Eq. 1-2) complements each branch with the others; the `M` maps (missing ones
+    zero) are concatenated and fused by a 1x1 convolution to `4F` channels with
+    ReLU, then `res_blocks` residual blocks and the decoder `u2F, uF, c7s1-1, tanh`.
+    Inputs of missing contrasts are zeroed again inside the model, so a missing
+    contrast's pixels can never reach the output.
+
+    Args:
+        modalities: sequence of str. Contrast names in channel order.
+        image_size: int. Height and width of the input (the dense MA depends on it).
+        base_filters: int. Width `F` (64 in the paper).
+        res_blocks: int. Residual blocks after fusion (6 in the authors' code).
+        modal_attention: bool. Use MA; off gives CollaGAN-style fusion.
+        intra_attention: bool. Use RA in each branch.
+        gamma: float in [0, 1]. MA's Eq. 2 trade-off.
+        attention_reduction: int. Bottleneck ratio of MA's `W1` and RA's squeeze.
+        pooled_attention: bool. Size-free pooled MA variant.
+        **kwargs: base `keras.Model` arguments.
+
+    Call arguments:
+        inputs: dict with `images` `[B, H, W, M]`, `available` `[B, M]`,
+            `target` `[B, M]` (one-hot).
+
+    Returns:
+        `[B, H, W, 1]` synthesised target in [-1, 1].
+
+    Example:
+    >>> import numpy as np
+    >>> g = MultiBranchGenerator(image_size=32, base_filters=8, res_blocks=1)
+    >>> batch = {"images": np.zeros((1, 32, 32, 4), "float32"),
+    ...          "available": np.array([[1, 1, 1, 0]], "float32"),
+    ...          "target": np.array([[0, 0, 0, 1]], "float32")}
+    >>> g(batch).shape
+    (1, 32, 32, 1)
+    """
+
+    def __init__(
+        self,
+        modalities=BRATS_MODALITIES,
+        image_size=256,
+        base_filters=64,
+        res_blocks=6,
+        modal_attention=True,
+        intra_attention=True,
+        gamma=0.5,
+        attention_reduction=16,
+        pooled_attention=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # === Config ===
+        self.modalities = validate_modalities(modalities)
+        self.image_size = validate_image_size(image_size)
+        self.base_filters = int(base_filters)
+        self.res_blocks = int(res_blocks)
+        self.modal_attention = bool(modal_attention)
+        self.intra_attention = bool(intra_attention)
+        self.gamma = float(gamma)
+        self.attention_reduction = int(attention_reduction)
+        self.pooled_attention = bool(pooled_attention)
+        # === Layers ===
+        self.encoders = [
+            Encoder(base_filters, intra_attention, attention_reduction, name=f"encoder_{m}")
+            for m in self.modalities
+        ]
+        self.attention = (
+            ModalAttention(gamma, attention_reduction, pooled=pooled_attention, name="modal_attention")
+            if modal_attention
+            else None
+        )
+        self.fusion = keras.layers.Conv2D(
+            4 * self.base_filters, 1, activation="relu", name="fusion",
+            kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+        )
+        self.decoder = Decoder(base_filters, res_blocks, name="decoder")
+
+    @property
+    def num_modalities(self):
+        return len(self.modalities)
+
+    def call_with_features(self, inputs, training=None):
+        """Runs the generator and returns the features the SR losses compare.
+
+        Args:
+            inputs: dict with `images`, `available`, `target` (see the class docstring).
+            training: bool or None. Training mode.
+
+        Returns:
+            dict with `synthesis` `[B, H, W, 1]`, `branch_features`
+            `[B, M, h, w, 4F]` (Conv3 + RA of each branch, zero where missing) and
+            `fused_features` `[B, h, w, 4F]` (after MA and the 1x1 fusion conv).
+        """
+        images = ops.convert_to_tensor(inputs["images"])
+        available = ops.cast(ops.convert_to_tensor(inputs["available"]), images.dtype)
+        target = ops.cast(ops.convert_to_tensor(inputs["target"]), images.dtype)
+        images = images * available[:, None, None, :]
+        target_planes = ops.broadcast_to(target[:, None, None, :], ops.shape(images))
+        branches = [
+            encoder(ops.concatenate([images[..., k : k + 1], target_planes], axis=-1), training=training)
+            for k, encoder in enumerate(self.encoders)
+        ]
+        stacked = ops.stack(branches, axis=1)  # [B, M, h, w, C]
+        branch_mask = available[:, :, None, None, None]
+        branch_features = stacked * branch_mask
+        if self.attention is not None:
+            complemented = self.attention(stacked, available, training=training)
+        else:
+            complemented = branch_features
+        shape = ops.shape(complemented)
+        merged = ops.reshape(
+            ops.transpose(complemented, (0, 2, 3, 1, 4)),
+            (shape[0], shape[2], shape[3], shape[1] * shape[4]),
+        )
+        fused = self.fusion(merged)
+        synthesis = self.decoder(fused, training=training)
+        return {"synthesis": synthesis, "branch_features": branch_features, "fused_features": fused}
+
+    def call(self, inputs, training=None):
+        return self.call_with_features(inputs, training=training)["synthesis"]
+
+    def build_on_zeros(self, batch_size=1):
+        """Builds every weight by calling the model on zeros of the configured size."""
+        m, s = self.num_modalities, self.image_size
+        self(example_inputs(batch_size, s, m))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            modalities=list(self.modalities),
+            image_size=self.image_size,
+            base_filters=self.base_filters,
+            res_blocks=self.res_blocks,
+            modal_attention=self.modal_attention,
+            intra_attention=self.intra_attention,
+            gamma=self.gamma,
+            attention_reduction=self.attention_reduction,
+            pooled_attention=self.pooled_attention,
+        )
+        return config
+
+
+def example_inputs(batch_size, image_size, num_modalities):
+    """Zero images with the last contrast missing and targeted: for building and tracing.
+
+    Args:
+        batch_size: int.
+        image_size: int.
+        num_modalities: int.
+
+    Example:
+    >>> example_inputs(1, 32, 4)["images"].shape
+    (1, 32, 32, 4)
+    """
+    available = ops.concatenate(
+        [ops.ones((batch_size, num_modalities - 1)), ops.zeros((batch_size, 1))], axis=1
+    )
+    return {
+        "images": ops.zeros((batch_size, image_size, image_size, num_modalities)),
+        "available": available,
+        "target": 1.0 - available,
+    }

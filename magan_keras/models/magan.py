@@ -1,0 +1,352 @@
+"""MAGAN: the generator, discriminator and self-representation network trained together."""
+
+import keras
+from keras import ops
+
+from magan_keras import metrics as image_metrics
+from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
+from magan_keras.models.discriminator import PatchDiscriminator
+from magan_keras.models.generator import MultiBranchGenerator, validate_image_size
+from magan_keras.models.self_representation import SelfRepresentationNetwork
+from magan_keras.training import losses as magan_losses
+
+SR_SCHEDULES = ("joint", "pretrain")
+
+
+def default_optimizer(name):
+    """The paper's (pix2pix's) optimiser: Adam, learning rate 2e-4, beta_1 = 0.5."""
+    return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5, name=name)
+
+
+def _check_range(name, value, low=0.0, high=None):
+    value = float(value)
+    if value != value or value < low or (high is not None and value > high):
+        bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"MAGAN: {name} must be {bounds}, got {value!r}")
+    return value
+
+
+@keras.saving.register_keras_serializable(package="magan_keras")
+class MAGAN(keras.Model):
+    """MA-GAN ("Joint Attention GAN for Multimodal Image Translation") as one `keras.Model`.
+
+    Holds the multi-branch generator G, the conditional PatchGAN D and the
+    self-representation network SR, and trains all three in one `train_step`:
+
+    - `L_G = lambda_l1 * L1 + L_GAN + alpha * L_intra + beta * L_inter` (Eq. 4), where
+      `L_intra` compares each available branch's Conv3 + RA features and `L_inter`
+      the fused features with SR's Conv3 features of the ground truth (stop-gradient:
+      SR never learns from G's losses).
+    - `L_D`: pix2pix's real-vs-fake patch loss (vanilla or least squares).
+    - `L_SR = ||SR(y) - y||_1`, learnt alongside from step 0 (`sr_schedule="joint"`) or
+      fitted alone for `sr_pretrain_steps` at the start of `fit` and then frozen
+      (`"pretrain"`, what the authors do).
+
+    G, D and SR are updated from the same forward pass (simultaneous updates, as in
+    TensorFlow's pix2pix tutorial; pix2pix's PyTorch code updates D first and then
+    re-scores the fake). Losses are averaged over the global batch, so a step under a
+    `tf.distribute` strategy with `R` replicas equals a one-device step.
+
+    `fit` and `evaluate` take batches `({"images", "available", "target"}, y)` (see
+    `magan_keras.data.make_dataset`) and report the loss terms and `psnr`, `ssim`,
+    `mae` of the synthesis (images mapped from [-1, 1] to [0, 1]). `call` and
+    `predict` run the generator.
+
+    Args:
+        modalities: sequence of str. Contrast names in channel order.
+        image_size: int. Training image height and width.
+        base_filters: int. Width of G and SR (64 in the paper).
+        res_blocks: int. Residual blocks of G and SR (6 in the authors' code).
+        discriminator_filters: int or None. Width of D (defaults to `base_filters`).
+        gamma: float in [0, 1]. MA's Eq. 2 trade-off (a fixed hyperparameter).
+        alpha: float >= 0. Weight of `L_intra`.
+        beta: float >= 0. Weight of `L_inter`.
+        lambda_l1: float >= 0. Weight of the L1 loss (100, as pix2pix).
+        gan_loss: `"vanilla"` or `"lsgan"`.
+        modal_attention: bool. Ablation switch for MA.
+        intra_attention: bool. Ablation switch for RA.
+        sr_supervision: bool. Ablation switch for SR (off: no SR, `alpha`, `beta` unused).
+        sr_schedule: `"joint"` or `"pretrain"`.
+        sr_pretrain_steps: int. SR's solo steps under `"pretrain"`.
+        attention_reduction: int. Bottleneck ratio of MA and RA.
+        pooled_attention: bool. Size-free pooled MA variant.
+        **kwargs: base `keras.Model` arguments (`name`, ...). Anything else raises.
+
+    Example:
+    >>> model = MAGAN(image_size=32, base_filters=8, res_blocks=1)
+    >>> model.compile()
+    >>> model.fit(dataset, epochs=1, steps_per_epoch=10)  # doctest: +SKIP
+    >>> synthesis = model.predict(inputs)  # [B, 32, 32, 1]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        modalities=BRATS_MODALITIES,
+        image_size=256,
+        base_filters=64,
+        res_blocks=6,
+        discriminator_filters=None,
+        gamma=0.5,
+        alpha=1.0,
+        beta=1.0,
+        lambda_l1=100.0,
+        gan_loss="vanilla",
+        modal_attention=True,
+        intra_attention=True,
+        sr_supervision=True,
+        sr_schedule="joint",
+        sr_pretrain_steps=500,
+        attention_reduction=16,
+        pooled_attention=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # === Config ===
+        self.modalities = validate_modalities(modalities)
+        self.image_size = validate_image_size(image_size)
+        self.base_filters = int(base_filters)
+        self.res_blocks = int(res_blocks)
+        self.discriminator_filters = int(discriminator_filters or base_filters)
+        self.gamma = _check_range("gamma", gamma, 0.0, 1.0)
+        self.alpha = _check_range("alpha", alpha)
+        self.beta = _check_range("beta", beta)
+        self.lambda_l1 = _check_range("lambda_l1", lambda_l1)
+        if gan_loss not in magan_losses.GAN_LOSSES:
+            raise ValueError(f"MAGAN: gan_loss must be one of {magan_losses.GAN_LOSSES}, got {gan_loss!r}")
+        if sr_schedule not in SR_SCHEDULES:
+            raise ValueError(f"MAGAN: sr_schedule must be one of {SR_SCHEDULES}, got {sr_schedule!r}")
+        self.gan_loss = gan_loss
+        self.modal_attention = bool(modal_attention)
+        self.intra_attention = bool(intra_attention)
+        self.sr_supervision = bool(sr_supervision)
+        self.sr_schedule = sr_schedule
+        self.sr_pretrain_steps = int(sr_pretrain_steps)
+        self.attention_reduction = int(attention_reduction)
+        self.pooled_attention = bool(pooled_attention)
+        # === Networks ===
+        self.generator = MultiBranchGenerator(
+            self.modalities, self.image_size, self.base_filters, self.res_blocks,
+            modal_attention=self.modal_attention, intra_attention=self.intra_attention,
+            gamma=self.gamma, attention_reduction=self.attention_reduction,
+            pooled_attention=self.pooled_attention, name="generator",
+        )
+        self.discriminator = PatchDiscriminator(
+            len(self.modalities), self.discriminator_filters, name="discriminator"
+        )
+        self.self_representation = (
+            SelfRepresentationNetwork(
+                self.image_size, self.base_filters, self.res_blocks, name="self_representation"
+            )
+            if self.sr_supervision
+            else None
+        )
+        self.generator.build_on_zeros()
+        self.discriminator.build_on_zeros(self.image_size)
+        if self.self_representation is not None:
+            self.self_representation.build_on_zeros()
+        self.sr_pretrained = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="sr_pretrained"
+        )
+        # === Trackers ===
+        names = ["g_loss", "g_l1", "g_gan", "d_loss"]
+        if self.sr_supervision:
+            names += ["g_intra", "g_inter", "sr_loss"]
+        names += ["psnr", "ssim", "mae"]
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.built = True
+
+    # === Training ===
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def trains_self_representation(self):
+        """Whether `train_step` updates SR (joint schedule with SR supervision on)."""
+        return self.sr_supervision and self.sr_schedule == "joint"
+
+    def compile(self, g_optimizer=None, d_optimizer=None, sr_optimizer=None, **kwargs):
+        """Sets the three optimisers (Adam 2e-4, beta_1 0.5 when omitted) and builds them.
+
+        Building them here, on the already-built networks, lets
+        `BackupAndRestore` and `load_model` restore their state (Keras only builds
+        `model.optimizer` itself).
+
+        Args:
+            g_optimizer: optimiser of G (also `model.optimizer`).
+            d_optimizer: optimiser of D.
+            sr_optimizer: optimiser of SR.
+            **kwargs: passed to `keras.Model.compile` (`jit_compile`,
+                `steps_per_execution`, ...). `loss` and `metrics` are not accepted:
+                MAGAN's losses are constructor arguments.
+        """
+        for key in ("loss", "metrics", "optimizer"):
+            if key in kwargs:
+                raise ValueError(
+                    f"MAGAN.compile: {key!r} is not an argument; use g_optimizer/d_optimizer/"
+                    "sr_optimizer and the constructor's loss weights"
+                )
+        self.g_optimizer = g_optimizer or default_optimizer("g_adam")
+        self.d_optimizer = d_optimizer or default_optimizer("d_adam")
+        self.sr_optimizer = sr_optimizer or default_optimizer("sr_adam")
+        super().compile(optimizer=self.g_optimizer, **kwargs)
+        for optimizer, network, _ in self._optimizer_pairs(include_sr=True):
+            if not optimizer.built:
+                optimizer.build(network.trainable_variables)
+
+    def _optimizer_pairs(self, include_sr=None):
+        """Returns `(optimizer, network, loss name)` for each network the step updates."""
+        pairs = [
+            (self.g_optimizer, self.generator, "g_loss"),
+            (self.d_optimizer, self.discriminator, "d_loss"),
+        ]
+        with_sr = self.trains_self_representation if include_sr is None else include_sr
+        if with_sr and self.self_representation is not None:
+            pairs.append((self.sr_optimizer, self.self_representation, "sr_loss"))
+        return pairs
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        return {
+            name: keras.saving.serialize_keras_object(getattr(self, name))
+            for name in ("g_optimizer", "d_optimizer", "sr_optimizer")
+        }
+
+    def compile_from_config(self, config):
+        self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
+
+    def compute_step_losses(self, inputs, y, training):
+        """Runs G, D (and SR) on a batch and returns every loss and metric as scalars.
+
+        This is the backend-free heart of `train_step` and `test_step`; each
+        backend's gradient step differentiates `g_loss`, `d_loss` and `sr_loss`
+        with respect to G's, D's and SR's weights respectively.
+
+        Args:
+            inputs: dict with `images`, `available`, `target`.
+            y: `[B, H, W, 1]` ground-truth target in [-1, 1].
+            training: bool.
+
+        Returns:
+            dict of scalar tensors named as the trackers.
+        """
+        y = ops.cast(y, "float32")
+        outputs = self.generator.call_with_features(inputs, training=training)
+        synthesis = outputs["synthesis"]
+        batch = ops.shape(y)[0]
+        d_inputs = {
+            key: ops.concatenate([inputs[key], inputs[key]], axis=0)
+            for key in ("images", "available", "target")
+        }
+        d_inputs["candidate"] = ops.concatenate([y, synthesis], axis=0)
+        logits = self.discriminator(d_inputs, training=training)
+        real_logits, fake_logits = logits[:batch], logits[batch:]
+        results = {}
+        teacher = None
+        if self.self_representation is not None:
+            reconstruction, teacher = self.self_representation.call_with_features(
+                y, training=training and self.trains_self_representation
+            )
+            results["sr_loss"] = magan_losses.batch_mean(magan_losses.l1_loss(y, reconstruction))
+        results.update(
+            magan_losses.generator_losses(
+                y, synthesis, fake_logits, outputs["branch_features"], outputs["fused_features"],
+                teacher, inputs["available"], lambda_l1=self.lambda_l1, alpha=self.alpha,
+                beta=self.beta, gan_loss=self.gan_loss,
+            )
+        )
+        results["d_loss"] = magan_losses.discriminator_loss(real_logits, fake_logits, self.gan_loss)
+        y_unit, synthesis_unit = image_metrics.to_unit_range(y), image_metrics.to_unit_range(synthesis)
+        results["psnr"] = ops.mean(image_metrics.psnr(y_unit, synthesis_unit))
+        results["ssim"] = ops.mean(image_metrics.ssim(y_unit, synthesis_unit))
+        results["mae"] = ops.mean(image_metrics.mae(y_unit, synthesis_unit))
+        return results
+
+    def update_trackers(self, results, reduce=None):
+        """Feeds `results` into the trackers (after `reduce`, e.g. a cross-replica mean).
+
+        Returns:
+            the logs dict `{name: running mean}`.
+        """
+        for name, tracker in self.trackers.items():
+            value = results[name]
+            tracker.update_state(reduce(value) if reduce is not None else value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, *args):
+        return _backend_steps().train_step(self, *args)
+
+    def test_step(self, *args):
+        return _backend_steps().test_step(self, *args)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """`keras.Model.fit`; under `sr_schedule="pretrain"` SR is first fitted alone.
+
+        SR's solo phase runs `sr_pretrain_steps` steps of `SR.fit` on the targets of
+        `x` (a `tf.data.Dataset` of `(inputs, y)`) once; a model restored with that
+        phase done skips it.
+        """
+        if (
+            self.sr_supervision
+            and self.sr_schedule == "pretrain"
+            and float(ops.convert_to_numpy(self.sr_pretrained)) < 0.5
+        ):
+            self.pretrain_self_representation(x, self.sr_pretrain_steps, verbose=kwargs.get("verbose", "auto"))
+        return super().fit(x, y, **kwargs)
+
+    def pretrain_self_representation(self, dataset, steps, verbose="auto"):
+        """Fits SR alone on the targets of `dataset` for `steps` steps, then marks it done.
+
+        Args:
+            dataset: `tf.data.Dataset` yielding `(inputs, y)`.
+            steps: int. Number of SR steps.
+            verbose: Keras verbosity.
+        """
+        if self.self_representation is None:
+            raise ValueError("MAGAN: SR pretraining needs sr_supervision=True")
+        if steps > 0:
+            targets = dataset.map(lambda inputs, y, *rest: (y, y))
+            self.self_representation.compile(optimizer=self.sr_optimizer, loss="mean_absolute_error")
+            self.self_representation.fit(targets, epochs=1, steps_per_epoch=steps, verbose=verbose)
+        self.sr_pretrained.assign(1.0)
+
+    # === Inference ===
+    def call(self, inputs, training=None):
+        return self.generator(inputs, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            modalities=list(self.modalities),
+            image_size=self.image_size,
+            base_filters=self.base_filters,
+            res_blocks=self.res_blocks,
+            discriminator_filters=self.discriminator_filters,
+            gamma=self.gamma,
+            alpha=self.alpha,
+            beta=self.beta,
+            lambda_l1=self.lambda_l1,
+            gan_loss=self.gan_loss,
+            modal_attention=self.modal_attention,
+            intra_attention=self.intra_attention,
+            sr_supervision=self.sr_supervision,
+            sr_schedule=self.sr_schedule,
+            sr_pretrain_steps=self.sr_pretrain_steps,
+            attention_reduction=self.attention_reduction,
+            pooled_attention=self.pooled_attention,
+        )
+        return config
+
+
+def _backend_steps():
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from magan_keras.training import tensorflow_step as steps
+    elif backend == "jax":
+        from magan_keras.training import jax_step as steps
+    elif backend == "torch":
+        from magan_keras.training import torch_step as steps
+    else:
+        raise NotImplementedError(f"MAGAN has no train step for the {backend!r} backend")
+    return steps

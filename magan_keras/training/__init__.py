@@ -1,0 +1,1 @@
+"""Training internals: backend-free losses and the thin per-backend gradient steps."""

@@ -1,0 +1,116 @@
+"""MA-GAN's losses (Eq. 4), backend-free: every backend's train step calls these.
+
+Each function returns per-example values `[B]`; `batch_mean` reduces them.
+Distribution scaling (dividing by the number of replicas so that `R` replicas
+take the same step as one device with the same global batch) is the backend
+step's job, not these functions'.
+"""
+
+from keras import ops
+
+GAN_LOSSES = ("vanilla", "lsgan")
+
+
+def per_example_mean(x):
+    """Mean over every axis but the first. Example: `[B, H, W, C]` -> `[B]`."""
+    return ops.mean(ops.reshape(x, (ops.shape(x)[0], -1)), axis=1)
+
+
+def l1_loss(y_true, y_pred):
+    """Per-example mean absolute error. Args: y_true, y_pred `[B, ...]`."""
+    return per_example_mean(ops.abs(y_true - y_pred))
+
+
+def adversarial_loss(logits, is_real, gan_loss="vanilla"):
+    """Per-example patch loss of discriminator `logits` against the label `is_real`.
+
+    Args:
+        logits: `[B, h, w, 1]` PatchGAN outputs.
+        is_real: bool. The label every patch is scored against.
+        gan_loss: `"vanilla"` (sigmoid cross-entropy, pix2pix) or `"lsgan"` (least squares).
+
+    Example:
+    >>> adversarial_loss(np.zeros((1, 2, 2, 1)), True)  # -> [log 2]
+    """
+    label = ops.ones_like(logits) if is_real else ops.zeros_like(logits)
+    if gan_loss == "vanilla":
+        return per_example_mean(ops.binary_crossentropy(label, logits, from_logits=True))
+    if gan_loss == "lsgan":
+        return per_example_mean(ops.square(logits - label))
+    raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {gan_loss!r}")
+
+
+def feature_distance(student, teacher):
+    """Per-example mean squared distance between feature maps (Eq. 3, "kernel level").
+
+    The teacher is wrapped in `stop_gradient`: no gradient ever reaches SR from here.
+
+    Args:
+        student: `[B, ..., C]` generator features.
+        teacher: `[B, ..., C]` SR encoder features of the ground truth.
+    """
+    return per_example_mean(ops.square(student - ops.stop_gradient(teacher)))
+
+
+def intra_loss(branch_features, teacher, available):
+    """`L_intra`: mean over available branches of each branch's distance to the teacher.
+
+    Args:
+        branch_features: `[B, M, h, w, C]` generator branch features (Conv3 + RA).
+        teacher: `[B, h, w, C]` SR Conv3 features of the ground truth.
+        available: `[B, M]` mask.
+
+    Returns:
+        `[B]` losses.
+    """
+    teacher = ops.stop_gradient(teacher)[:, None]
+    per_branch = ops.mean(ops.square(branch_features - teacher), axis=(2, 3, 4))  # [B, M]
+    available = ops.cast(available, per_branch.dtype)
+    return ops.sum(per_branch * available, axis=1) / ops.maximum(ops.sum(available, axis=1), 1.0)
+
+
+def batch_mean(per_example):
+    """Mean over the (local) batch: the value logged and, scaled by the replica count, optimised."""
+    return ops.mean(per_example)
+
+
+def generator_losses(
+    y_true, synthesis, fake_logits, branch_features=None, fused_features=None, teacher=None,
+    available=None, *, lambda_l1, alpha, beta, gan_loss,
+):
+    """The generator's loss terms and `L_G = lambda_l1 L1 + L_GAN + alpha L_intra + beta L_inter`.
+
+    Args:
+        y_true: `[B, H, W, 1]` ground truth.
+        synthesis: `[B, H, W, 1]` generator output.
+        fake_logits: `[B, h, w, 1]` discriminator logits on the synthesis.
+        branch_features, fused_features, teacher, available: the SR supervision
+            inputs; with `teacher=None` (SR supervision off) the SR terms are absent.
+        lambda_l1, alpha, beta: floats. Loss weights.
+        gan_loss: str. See `adversarial_loss`.
+
+    Returns:
+        dict of scalars: `g_loss` (the total), `g_l1`, `g_gan`, and `g_intra`,
+        `g_inter` when SR supervision is on.
+    """
+    terms = {
+        "g_l1": batch_mean(l1_loss(y_true, synthesis)),
+        "g_gan": batch_mean(adversarial_loss(fake_logits, True, gan_loss)),
+    }
+    total = lambda_l1 * terms["g_l1"] + terms["g_gan"]
+    if teacher is not None:
+        terms["g_intra"] = batch_mean(intra_loss(branch_features, teacher, available))
+        terms["g_inter"] = batch_mean(feature_distance(fused_features, teacher))
+        total = total + alpha * terms["g_intra"] + beta * terms["g_inter"]
+    return {"g_loss": total, **terms}
+
+
+def discriminator_loss(real_logits, fake_logits, gan_loss):
+    """pix2pix's discriminator loss, halved: `(L(real, 1) + L(fake, 0)) / 2` (a scalar).
+
+    The caller differentiates it with respect to D's weights only, which is what
+    "the fake detached" means.
+    """
+    return 0.5 * batch_mean(
+        adversarial_loss(real_logits, True, gan_loss) + adversarial_loss(fake_logits, False, gan_loss)
+    )

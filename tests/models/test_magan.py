@@ -1,0 +1,165 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from magan_keras import MAGAN
+from magan_keras.models.magan import SR_SCHEDULES
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def fixed_dataset(batch):
+    return tf.data.Dataset.from_tensors(batch).repeat()
+
+
+def weights_of(network):
+    return [to_numpy(v).copy() for v in network.weights]
+
+
+def test_l1_falls_by_half_within_a_few_dozen_steps(tiny_batch, tiny_model_kwargs):
+    model = MAGAN(**tiny_model_kwargs)
+    model.compile()
+    first = model.evaluate(*tiny_batch, verbose=0, return_dict=True)["g_l1"]
+    model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=40, verbose=0)
+    last = model.evaluate(*tiny_batch, verbose=0, return_dict=True)["g_l1"]
+    assert last < 0.5 * first, (first, last)
+
+
+def test_fit_logs_every_loss_and_metric(tiny_batch, tiny_model_kwargs):
+    model = MAGAN(**tiny_model_kwargs)
+    model.compile()
+    logs = model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=2, verbose=0).history
+    expected = {"g_loss", "g_l1", "g_gan", "g_intra", "g_inter", "d_loss", "sr_loss", "psnr", "ssim", "mae"}
+    assert set(logs) == expected
+    assert all(np.isfinite(v[0]) for v in logs.values())
+    assert 0 < logs["ssim"][0] <= 1 and logs["psnr"][0] > 0
+
+
+def test_self_representation_gets_no_gradient_from_generator_losses(tiny_batch, tiny_model_kwargs):
+    model = MAGAN(**tiny_model_kwargs)
+    inputs, y = tiny_batch
+    with tf.GradientTape(persistent=True) as tape:
+        results = model.compute_step_losses(inputs, y, training=True)
+    sr_vars = model.self_representation.trainable_variables
+    for name in ("g_loss", "g_intra", "g_inter", "d_loss"):
+        grads = tape.gradient(results[name], sr_vars)
+        assert all(g is None or float(tf.reduce_max(tf.abs(g))) == 0.0 for g in grads), name
+    grads = tape.gradient(results["g_intra"], model.generator.trainable_variables)
+    assert any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+    grads = tape.gradient(results["sr_loss"], sr_vars)
+    assert all(g is not None for g in grads)
+
+
+def test_discriminator_loss_does_not_train_the_generator(tiny_batch, tiny_model_kwargs):
+    model = MAGAN(**tiny_model_kwargs)
+    model.compile()
+    before = weights_of(model.generator)
+    with tf.GradientTape() as tape:
+        results = model.compute_step_losses(*tiny_batch, training=True)
+    grads = tape.gradient(results["d_loss"], model.discriminator.trainable_variables)
+    model.d_optimizer.apply_gradients(zip(grads, model.discriminator.trainable_variables))
+    for a, b in zip(before, weights_of(model.generator)):
+        np.testing.assert_array_equal(a, b)
+
+
+def one_step_generator_weights(tiny_batch, **kwargs):
+    keras.utils.set_random_seed(3)
+    model = MAGAN(**kwargs)
+    model.compile()
+    model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=1, verbose=0)
+    return weights_of(model.generator)
+
+
+def test_alpha_and_beta_do_nothing_without_sr_supervision(tiny_batch, tiny_model_kwargs):
+    base = one_step_generator_weights(tiny_batch, sr_supervision=False, alpha=0.0, beta=0.0, **tiny_model_kwargs)
+    other = one_step_generator_weights(tiny_batch, sr_supervision=False, alpha=10.0, beta=5.0, **tiny_model_kwargs)
+    for a, b in zip(base, other):
+        np.testing.assert_array_equal(a, b)
+    model = MAGAN(sr_supervision=False, **tiny_model_kwargs)
+    assert model.self_representation is None and "sr_loss" not in [m.name for m in model.metrics]
+
+
+def test_alpha_and_beta_change_the_step_with_sr_supervision(tiny_batch, tiny_model_kwargs):
+    base = one_step_generator_weights(tiny_batch, alpha=0.0, beta=0.0, **tiny_model_kwargs)
+    other = one_step_generator_weights(tiny_batch, alpha=10.0, beta=5.0, **tiny_model_kwargs)
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(base, other))
+
+
+def test_pretrain_schedule_fits_sr_first_then_freezes_it(tiny_batch, tiny_model_kwargs):
+    model = MAGAN(sr_schedule="pretrain", sr_pretrain_steps=3, **tiny_model_kwargs)
+    model.compile()
+    initial = weights_of(model.self_representation)
+    model.pretrain_self_representation(fixed_dataset(tiny_batch), steps=3, verbose=0)
+    assert float(to_numpy(model.sr_pretrained)) == 1.0
+    pretrained = weights_of(model.self_representation)
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(initial, pretrained))
+    model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=2, verbose=0)
+    for a, b in zip(pretrained, weights_of(model.self_representation)):
+        np.testing.assert_array_equal(a, b)
+    assert int(to_numpy(model.sr_optimizer.iterations)) == 3
+
+
+def test_joint_schedule_trains_sr_every_step(tiny_batch, tiny_model_kwargs):
+    model = MAGAN(sr_schedule="joint", **tiny_model_kwargs)
+    model.compile()
+    model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=2, verbose=0)
+    assert int(to_numpy(model.sr_optimizer.iterations)) == 2
+    assert int(to_numpy(model.d_optimizer.iterations)) == 2
+
+
+def test_least_squares_gan_trains(tiny_batch, tiny_model_kwargs):
+    model = MAGAN(gan_loss="lsgan", **tiny_model_kwargs)
+    model.compile()
+    logs = model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=2, verbose=0).history
+    assert np.isfinite(logs["d_loss"][0])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"modal_atention": False},  # misspelled switch must not silently pass
+        {"gan_loss": "wasserstein"},
+        {"sr_schedule": "later"},
+        {"gamma": 2.0},
+        {"alpha": -1.0},
+        {"lambda_l1": float("nan")},
+    ],
+)
+def test_unknown_or_bad_options_raise(kwargs, tiny_model_kwargs):
+    with pytest.raises((ValueError, TypeError)):
+        MAGAN(**tiny_model_kwargs, **kwargs)
+
+
+def test_compile_rejects_keras_loss_arguments(tiny_model_kwargs):
+    with pytest.raises(ValueError, match="loss"):
+        MAGAN(**tiny_model_kwargs).compile(loss="mae")
+
+
+def test_every_loss_weight_is_in_the_config(tiny_model_kwargs):
+    config = MAGAN(gamma=0.25, alpha=0.5, beta=2.0, lambda_l1=50.0, **tiny_model_kwargs).get_config()
+    for key, value in dict(gamma=0.25, alpha=0.5, beta=2.0, lambda_l1=50.0, gan_loss="vanilla").items():
+        assert config[key] == value
+    for key in ("modal_attention", "intra_attention", "sr_supervision", "sr_schedule", "sr_pretrain_steps"):
+        assert key in config
+    assert set(SR_SCHEDULES) == {"joint", "pretrain"}
+
+
+def test_save_reload_predict_gives_equal_outputs(tmp_path, tiny_batch, tiny_model_kwargs):
+    model = MAGAN(gamma=0.3, **tiny_model_kwargs)
+    model.compile(g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
+    model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=2, verbose=0)
+    inputs, _ = tiny_batch
+    path = tmp_path / "magan.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)  # safe_mode stays on
+    assert isinstance(loaded, MAGAN) and loaded.gamma == 0.3
+    np.testing.assert_allclose(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0), atol=1e-6)
+    assert float(to_numpy(loaded.g_optimizer.learning_rate)) == pytest.approx(1e-3)
+    assert int(to_numpy(loaded.d_optimizer.iterations)) == 2
+    generator_path = tmp_path / "generator.keras"
+    model.generator.save(generator_path)
+    generator = keras.saving.load_model(generator_path)
+    np.testing.assert_allclose(to_numpy(generator(inputs)), model.predict(inputs, verbose=0), atol=1e-6)
