@@ -1,0 +1,216 @@
+"""From a prepared split (TFDS slice examples) to the batches `MAGAN.fit` takes.
+
+A prepared split is a `tf.data.Dataset` of the `tfds_brats` slice features
+(`images [S, S, M]` float32 in [-1, 1] with background -1, `brain_mask [S, S]`, and others this
+module ignores), e.g. `tfds.builder("brats_phantom/slices_64").as_dataset(split="train")`.
+`make_dataset` turns it into
+
+    ({"images": [B, H, W, M], "available": [B, M], "target": [B, M]}, y [B, H, W, 1])
+
+where `target` is the one-hot of the contrast to synthesise, `y` that contrast's image,
+`available` 1.0 for each contrast the model is given and `images` zero-filled (0.0, not -1)
+wherever `available` is 0. The target is never available. With `include_mask=True` a third
+element, the brain mask as float32 `[B, H, W, 1]`, sits in the slot Keras reserves for sample
+weights (`keras.utils.unpack_x_y_sample_weight` returns it as `sample_weight`); the model's
+inputs stay exactly images/available/target. Use it for masked metrics in evaluation loops.
+
+Scenarios (which contrasts are missing, drawn per example):
+- "one_missing" (the paper's): the target uniformly from the M contrasts, the other M-1 given.
+- "random_missing": 1..M-1 contrasts missing (the count uniform, then the set uniform), the
+  target uniformly among the missing ones; every missing contrast is zero-filled.
+- a contrast name, e.g. "flair": always that target, all the others given.
+
+Randomness is stateless: every draw uses the key `(seed, element index)`, where the index
+counts elements after shuffling and repeating. The same seed gives the same batches whatever
+the parallelism, and an example's draw does not depend on the batch size.
+
+Distribution: `batch_size` is the GLOBAL batch; Keras `fit` under a `tf.distribute` strategy
+(and `strategy.experimental_distribute_dataset`) splits it across replicas, so it must be a
+multiple of `strategy.num_replicas_in_sync`. The auto-shard policy is set to DATA on purpose:
+FILE sharding needs at least as many input files as workers and fails or leaves workers idle
+otherwise (a small prepared split can have a single shard file), and it would not see the
+element-level order this pipeline defines. With DATA every worker runs the same pipeline and
+keeps its own share of the elements. Give every worker the same `seed`: with `seed=None` the
+workers shuffle differently and their shares may overlap.
+
+Backends: the yielded structure holds only float32 tensors, which Keras `fit` converts for
+the JAX and torch backends as well.
+
+Example:
+
+```python
+import tensorflow_datasets as tfds
+from magan_keras.data import make_dataset
+
+split = tfds.builder("brats_phantom/slices_64").as_dataset(split="train")
+train = make_dataset(split, batch_size=8, scenario="one_missing", seed=0)
+model.fit(train, steps_per_epoch=100, epochs=10)  # repeat=True: give steps_per_epoch.
+
+# Evaluation: every slice once, in order, a fixed target, the brain mask alongside.
+test = make_dataset(tfds.builder("brats_phantom/slices_64").as_dataset(split="test"),
+                    batch_size=8, scenario="flair", shuffle=False, repeat=False,
+                    drop_remainder=False, include_mask=True)
+for inputs, y, brain_mask in test:
+    ...
+```
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
+
+MODALITIES = BRATS_MODALITIES
+SCENARIOS = ("one_missing", "random_missing")
+
+# Left-right is the first in-plane axis of the slices `tfds_brats` writes (rows run along the
+# canonical x axis, towards the subject's right).
+LEFT_RIGHT_AXIS = 0
+
+
+def _validate_scenario(scenario, modalities):
+    """Index of the fixed target, or None for a random scenario; raises on anything else."""
+    valid = SCENARIOS + modalities
+    if not isinstance(scenario, str) or scenario.lower() not in valid:
+        raise ValueError(f"scenario must be one of {valid}, got {scenario!r}")
+    scenario = scenario.lower()
+    return None if scenario in SCENARIOS else modalities.index(scenario)
+
+
+def _validate_arguments(examples, batch_size, shuffle_buffer, seed, max_intensity_scale):
+    if not isinstance(examples, tf.data.Dataset):
+        raise ValueError(f"examples must be a tf.data.Dataset of feature dicts, got {type(examples).__name__}")
+    spec = examples.element_spec
+    if not isinstance(spec, dict) or "images" not in spec:
+        raise ValueError(f"examples must yield dicts with an 'images' feature, got element_spec {spec!r}")
+    for name, value, low in (("batch_size", batch_size, 1), ("shuffle_buffer", shuffle_buffer, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    if not 0.0 <= max_intensity_scale < 1.0:
+        raise ValueError(f"max_intensity_scale must be in [0, 1), got {max_intensity_scale!r}")
+
+
+def _draw_scenario(key, num_modalities, scenario, fixed_index):
+    """(target one-hot [M], available [M]) float32 for one example, from the stateless `key`."""
+    if fixed_index is not None:
+        target_index = tf.constant(fixed_index, tf.int32)
+        target = tf.one_hot(target_index, num_modalities)
+        return target_index, target, 1.0 - target
+    if scenario == "one_missing":
+        target_index = tf.random.stateless_uniform([], key, 0, num_modalities, dtype=tf.int32)
+        target = tf.one_hot(target_index, num_modalities)
+        return target_index, target, 1.0 - target
+    # random_missing: a uniform random order of the contrasts; the first `n` are missing and
+    # the first of them is the target.
+    count_key, order_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
+    num_missing = tf.random.stateless_uniform([], count_key, 1, num_modalities, dtype=tf.int32)
+    priorities = tf.random.stateless_uniform([num_modalities], order_key)
+    ranks = tf.argsort(tf.argsort(priorities))
+    target_index = tf.cast(tf.argmin(priorities), tf.int32)
+    available = tf.cast(ranks >= num_missing, tf.float32)
+    return target_index, tf.one_hot(target_index, num_modalities), available
+
+
+def _augment(key, images, brain_mask, max_intensity_scale):
+    """Random left-right flip of images and mask (if not None) together, then per-contrast scaling.
+
+    Scaling maps x to -1 + (x + 1) * s with s in [1 - a, 1 + a] per contrast, clipped to
+    [-1, 1]: the background stays exactly -1 and the range stays [-1, 1].
+    """
+    flip_key, scale_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
+    flip = tf.random.stateless_uniform([], flip_key) < 0.5
+    images = tf.where(flip, tf.reverse(images, [LEFT_RIGHT_AXIS]), images)
+    if brain_mask is not None:
+        brain_mask = tf.where(flip, tf.reverse(brain_mask, [LEFT_RIGHT_AXIS]), brain_mask)
+    scale = tf.random.stateless_uniform([tf.shape(images)[-1]], scale_key,
+                                        1.0 - max_intensity_scale, 1.0 + max_intensity_scale)
+    images = tf.clip_by_value((images + 1.0) * scale - 1.0, -1.0, 1.0)
+    return images, brain_mask
+
+
+def _example_transform(seed, num_modalities, scenario, fixed_index, augment, max_intensity_scale,
+                       include_mask):
+    """The per-element function of the pipeline: (index, features) -> model batch element."""
+
+    def transform(index, features):
+        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
+        scenario_key, augment_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
+        images = tf.cast(features["images"], tf.float32)
+        brain_mask = tf.cast(features["brain_mask"], tf.float32) if include_mask else None
+        if augment:
+            images, brain_mask = _augment(augment_key, images, brain_mask, max_intensity_scale)
+        target_index, target, available = _draw_scenario(scenario_key, num_modalities, scenario, fixed_index)
+        y = tf.gather(images, target_index, axis=-1)[..., None]
+        inputs = {"images": images * available, "available": available, "target": target}
+        if include_mask:
+            return inputs, y, brain_mask[..., None]
+        return inputs, y
+
+    return transform
+
+
+def make_dataset(examples, *, batch_size, scenario="one_missing", modalities=MODALITIES, shuffle=True,
+                 seed=None, augment=False, max_intensity_scale=0.1, repeat=True, drop_remainder=True,
+                 shuffle_buffer=512, include_mask=False, num_parallel_calls=tf.data.AUTOTUNE):
+    """Turns a prepared split into `({"images", "available", "target"}, y)` batches.
+
+    Args:
+        examples: tf.data.Dataset. Unbatched feature dicts with `images [H, W, M]` in [-1, 1]
+            (and `brain_mask [H, W]` when `include_mask`).
+        batch_size: int >= 1. The global batch size.
+        scenario: str. "one_missing", "random_missing" or a name in `modalities` (fixed target).
+        modalities: sequence of str. Contrast names in channel order (M of them).
+        shuffle: bool. Shuffle the examples (seeded by `seed`).
+        seed: int or None. Seed of the shuffle and of every random draw; None draws one.
+            Set it for reproducible runs and for multi-worker training.
+        augment: bool. Random left-right flip (images, y and mask together) and per-contrast
+            intensity scaling; off by default.
+        max_intensity_scale: float in [0, 1). Half-width of the augmentation's scale range.
+        repeat: bool. Repeat forever (fit then needs `steps_per_epoch`); each pass is
+            reshuffled and draws new scenarios.
+        drop_remainder: bool. Drop a last partial batch (static batch shapes).
+        shuffle_buffer: int >= 1. Elements in the shuffle buffer.
+        include_mask: bool. Yield the brain mask float32 [B, H, W, 1] as a third element.
+        num_parallel_calls: int. Parallelism of the per-example map (AUTOTUNE by default);
+            it does not change the output.
+
+    Returns:
+        tf.data.Dataset of `(inputs, y)` or `(inputs, y, brain_mask)`.
+
+    Example:
+    >>> import numpy as np, tensorflow as tf
+    >>> split = tf.data.Dataset.from_tensor_slices(
+    ...     {"images": np.zeros([6, 16, 16, 4], np.float32), "brain_mask": np.ones([6, 16, 16], bool)})
+    >>> inputs, y = next(iter(make_dataset(split, batch_size=2, seed=0)))
+    >>> inputs["images"].shape, inputs["available"].shape, y.shape
+    (TensorShape([2, 16, 16, 4]), TensorShape([2, 4]), TensorShape([2, 16, 16, 1]))
+    """
+    modalities = validate_modalities(modalities)
+    fixed_index = _validate_scenario(scenario, modalities)
+    _validate_arguments(examples, batch_size, shuffle_buffer, seed, max_intensity_scale)
+    channels = examples.element_spec["images"].shape[-1]
+    if channels is not None and channels != len(modalities):
+        raise ValueError(f"modalities has {len(modalities)} names but examples' images have {channels} channels")
+    if include_mask and "brain_mask" not in examples.element_spec:
+        raise ValueError("include_mask=True needs a 'brain_mask' feature in examples")
+    stateless_seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
+
+    # Keep only what is used, so the shuffle buffer holds no more than it must.
+    wanted = ("images", "brain_mask") if include_mask else ("images",)
+    dataset = examples.map(lambda features: {k: features[k] for k in wanted})
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    transform = _example_transform(stateless_seed, len(modalities), scenario.lower(), fixed_index,
+                                   augment, max_intensity_scale, include_mask)
+    dataset = dataset.enumerate().map(transform, num_parallel_calls=num_parallel_calls, deterministic=True)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+    options = tf.data.Options()
+    # DATA, not FILE or AUTO: see the module docstring.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.deterministic = seed is not None
+    return dataset.with_options(options)

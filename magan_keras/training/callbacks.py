@@ -1,0 +1,129 @@
+"""Callbacks of a training run: atomic checkpoints, NaN guard, per-epoch sample grids."""
+
+import math
+import os
+
+import keras
+import numpy as np
+
+from magan_keras.training import plots
+
+
+def save_model_atomically(model, path):
+    """`model.save(path)` through a temporary file and `os.replace`.
+
+    Keras writes `.keras` files in place, so a kill mid-save would leave a
+    truncated file where the previous good one was; here the old file stays
+    until the new one is complete.
+    """
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path[:-len('.keras')]}.partial.keras"
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss became NaN or infinite; the message names the step."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first step whose losses are not finite, with its number.
+
+    It raises instead of setting `stop_training`, so the epoch never ends and no
+    checkpoint or backup is written with the broken weights: the last good
+    checkpoint stays.
+
+    Args:
+        keys: log names to watch.
+    """
+
+    def __init__(self, keys=("g_loss", "d_loss", "sr_loss")):
+        super().__init__()
+        self.keys = tuple(keys)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key in self.keys:
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(float(np.asarray(value).reshape(-1)[0])):
+                step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+                raise TrainingDivergedError(
+                    f"{key} became {float(np.asarray(value).reshape(-1)[0])} at training step {step} "
+                    f"(epoch {self._epoch + 1}, batch {batch + 1}); stopped, the last good checkpoint is kept"
+                )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Saves the model each epoch to `last.keras` and, when `monitor` improves, `best.keras`.
+
+    Args:
+        directory: folder of the checkpoints.
+        monitor: log name to select the best epoch by.
+        mode: `"max"` or `"min"`.
+        enabled: bool. False on non-chief workers of a multi-worker run.
+    """
+
+    def __init__(self, directory, monitor="val_ssim", mode="max", enabled=True):
+        super().__init__()
+        self.directory = os.fspath(directory)
+        self.monitor = monitor
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.enabled = enabled
+        self.best = -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.enabled:
+            return
+        save_model_atomically(self.model, os.path.join(self.directory, "last.keras"))
+        value = (logs or {}).get(self.monitor)
+        if value is not None and self.sign * float(value) > self.best:
+            self.best = self.sign * float(value)
+            save_model_atomically(self.model, os.path.join(self.directory, "best.keras"))
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes a PNG grid (inputs, truth, synthesis, |error|) of fixed examples each epoch.
+
+    Also logs the synthesis to TensorBoard as image summaries when a writer folder
+    is given (TensorFlow's `tf.summary`).
+
+    Args:
+        batch: `(inputs, y)` numpy batch of a few examples.
+        modalities: contrast names.
+        directory: folder for `epoch_XXX.png`.
+        tensorboard_dir: folder of TensorBoard image summaries, or None.
+        enabled: bool. False on non-chief workers.
+    """
+
+    def __init__(self, batch, modalities, directory, tensorboard_dir=None, enabled=True):
+        super().__init__()
+        self.inputs, self.y = batch
+        self.modalities = tuple(modalities)
+        self.directory = os.fspath(directory)
+        self.tensorboard_dir = tensorboard_dir
+        self.enabled = enabled
+        self.paths = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.enabled:
+            return
+        synthesis = keras.ops.convert_to_numpy(self.model(self.inputs, training=False))
+        path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
+        plots.sample_grid(self.inputs, self.y, synthesis, self.modalities, path, title=f"epoch {epoch + 1}")
+        self.paths.append(path)
+        if self.tensorboard_dir:
+            self._log_images(epoch, synthesis)
+
+    def _log_images(self, epoch, synthesis):
+        import tensorflow as tf
+
+        to_unit = lambda x: np.clip((np.asarray(x) + 1.0) / 2.0, 0.0, 1.0)  # noqa: E731
+        writer = tf.summary.create_file_writer(os.path.join(self.tensorboard_dir, "images"))
+        with writer.as_default():
+            tf.summary.image("synthesis", to_unit(synthesis), step=epoch + 1, max_outputs=8)
+            tf.summary.image("ground_truth", to_unit(self.y), step=epoch + 1, max_outputs=8)
+            tf.summary.image("abs_error", np.abs(to_unit(synthesis) - to_unit(self.y)), step=epoch + 1, max_outputs=8)
+        writer.close()

@@ -1,0 +1,184 @@
+"""The training configuration: one validated record shared by the CLI, the tuner and scripts."""
+
+import dataclasses
+import json
+import math
+import os
+
+from magan_keras.modalities import BRATS_MODALITIES
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    tomllib = None
+
+STRATEGIES = ("auto", "mirrored", "one_device", "multi_worker")
+SCENARIOS = ("one_missing", "random_missing")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on; the defaults are the README's CPU demo.
+
+    Field names are the command-line options with underscores (`--image-size` is
+    `image_size`); a TOML or JSON file with these keys is accepted by
+    `python -m magan_keras.train --config`.
+
+    Data: `data_dir` (a BraTS folder, prepared on first use) or `dataset` (a prepared
+    TFDS name such as `brats/slices_128`); neither means the built-in phantom with
+    `num_subjects` subjects. `tfds_data_dir` is where TFDS keeps prepared data.
+
+    Example:
+    >>> config = TrainConfig.from_dict({"epochs": 2, "image_size": 32})
+    >>> config.batch_size
+    8
+    """
+
+    # === Data ===
+    data_dir: str | None = None
+    dataset: str | None = None
+    tfds_data_dir: str | None = None
+    num_subjects: int = 24
+    image_size: int = 64
+    scenario: str = "one_missing"
+    target: str | None = None
+    augment: bool = False
+    # === Model ===
+    base_filters: int = 16
+    res_blocks: int = 2
+    gamma: float = 0.5
+    alpha: float = 1.0
+    beta: float = 1.0
+    lambda_l1: float = 100.0
+    gan_loss: str = "vanilla"
+    modal_attention: bool = True
+    intra_attention: bool = True
+    sr_supervision: bool = True
+    sr_schedule: str = "joint"
+    sr_pretrain_steps: int = 200
+    learning_rate: float = 2e-4
+    # === Schedule ===
+    epochs: int = 8
+    steps_per_epoch: int = 150
+    batch_size: int = 8
+    validation_steps: int | None = 20
+    strategy: str = "auto"
+    seed: int = 0
+    # === Output ===
+    output_dir: str = "runs/magan"
+    overwrite: bool = False
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Raises `ValueError` naming the first bad field."""
+        positive = ("num_subjects", "image_size", "base_filters", "epochs", "steps_per_epoch", "batch_size")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("res_blocks", "sr_pretrain_steps", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.validation_steps is not None and (
+            not isinstance(self.validation_steps, int) or self.validation_steps < 1
+        ):
+            raise ValueError(f"validation_steps must be a positive integer or null, got {self.validation_steps!r}")
+        if self.image_size % 4 or self.image_size < 16:
+            raise ValueError(f"image_size must be a multiple of 4 and at least 16, got {self.image_size}")
+        for name in ("gamma", "alpha", "beta", "lambda_l1", "learning_rate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.gamma > 1:
+            raise ValueError(f"gamma must lie in [0, 1], got {self.gamma}")
+        if self.learning_rate == 0:
+            raise ValueError("learning_rate must be > 0")
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario must be one of {SCENARIOS}, got {self.scenario!r}")
+        if self.target is not None and self.target not in BRATS_MODALITIES:
+            raise ValueError(f"target must be one of {BRATS_MODALITIES} or unset, got {self.target!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.gan_loss not in ("vanilla", "lsgan"):
+            raise ValueError(f"gan_loss must be 'vanilla' or 'lsgan', got {self.gan_loss!r}")
+        if self.sr_schedule not in ("joint", "pretrain"):
+            raise ValueError(f"sr_schedule must be 'joint' or 'pretrain', got {self.sr_schedule!r}")
+        if self.data_dir is not None and self.dataset is not None:
+            raise ValueError("give data_dir (a BraTS folder) or dataset (a prepared TFDS name), not both")
+        if self.data_dir is not None and not os.path.isdir(os.path.expanduser(self.data_dir)):
+            raise ValueError(f"data_dir {self.data_dir!r} is not a folder")
+
+    @property
+    def data_scenario(self):
+        """The scenario `magan_keras.data.make_dataset` takes: a fixed target wins."""
+        return self.target or self.scenario
+
+    @classmethod
+    def field_types(cls):
+        """`{name: int | float | str | bool}`, the type of each field (None stripped)."""
+        types = {}
+        for field in dataclasses.fields(cls):
+            kind = field.type
+            args = [a for a in getattr(kind, "__args__", ()) if a is not type(None)]
+            types[field.name] = args[0] if args else kind
+        return types
+
+    @classmethod
+    def field_names(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values):
+        """Builds a config from a dict, refusing unknown keys (a typo must not pass silently)."""
+        unknown = sorted(set(values) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"unknown configuration keys {unknown}; valid keys are {cls.field_names()}")
+        types = cls.field_types()
+        cleaned = {}
+        for key, value in values.items():
+            if types[key] is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if types[key] is bool and not isinstance(value, bool):
+                raise ValueError(f"{key} must be true or false, got {value!r}")
+            cleaned[key] = value
+        return cls(**cleaned)
+
+    @classmethod
+    def from_file(cls, path):
+        """Reads a TOML (`.toml`) or JSON file of config keys."""
+        path = os.fspath(path)
+        try:
+            if path.endswith(".toml"):
+                if tomllib is None:
+                    raise ValueError("TOML configs need Python 3.11+; use JSON")
+                with open(path, "rb") as f:
+                    values = tomllib.load(f)
+            else:
+                with open(path) as f:
+                    values = json.load(f)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read config file {path}: {error}") from error
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path} must hold a table of keys")
+        try:
+            return cls.from_dict(values)
+        except ValueError as error:
+            raise ValueError(f"config file {path}: {error}") from error
+
+    def replace(self, **changes):
+        """A copy with `changes` applied and validated."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def model_kwargs(self):
+        """The `MAGAN` constructor arguments this config implies."""
+        keys = (
+            "image_size", "base_filters", "res_blocks", "gamma", "alpha", "beta", "lambda_l1", "gan_loss",
+            "modal_attention", "intra_attention", "sr_supervision", "sr_schedule", "sr_pretrain_steps",
+        )
+        return {key: getattr(self, key) for key in keys}

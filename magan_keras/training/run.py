@@ -1,0 +1,285 @@
+"""One training run, end to end: data, model, `fit`, evaluation, figures and report.
+
+`train(config)` is what `python -m magan_keras.train` runs, what the tuner's
+trials call piece by piece (`load_splits`, `make_datasets`, `build_model`), and
+what a user calls from a script.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+
+from magan_keras import data as magan_data
+from magan_keras.models import MAGAN
+from magan_keras.modalities import BRATS_MODALITIES
+from magan_keras.training import callbacks as run_callbacks
+from magan_keras.training import plots
+from magan_keras.training.config import TrainConfig
+from magan_keras.training.distribution import is_chief, make_strategy
+
+CONFIG_FILE = "config.json"
+FINISHED_FILE = "report.md"
+
+
+class RunFolderError(ValueError):
+    """The output folder holds a finished or different run (or is not a run folder)."""
+
+
+@dataclasses.dataclass
+class RunResult:
+    """Where a run wrote what, and its test metrics per target contrast."""
+
+    output_dir: str
+    model_path: str
+    report_path: str
+    metrics_csv: str
+    curves_png: str
+    sample_pngs: list
+    test_metrics: dict
+
+
+def run_paths(output_dir):
+    """The files and folders of a run folder, by role."""
+    join = lambda *p: os.path.join(output_dir, *p)  # noqa: E731
+    return {
+        "config": join(CONFIG_FILE),
+        "model": join("model.keras"),
+        "checkpoints": join("checkpoints"),
+        "backup": join("backup"),
+        "metrics_csv": join("metrics.csv"),
+        "tensorboard": join("logs"),
+        "samples": join("samples"),
+        "curves": join("curves.png"),
+        "report": join(FINISHED_FILE),
+        "test_metrics": join("test_metrics.json"),
+    }
+
+
+def prepare_run_folder(config):
+    """Checks the output folder before any work and writes the config into it.
+
+    A finished run (one with a report) is only replaced with `overwrite`; an
+    unfinished one with the same config is resumed; one with another config is refused.
+    """
+    output_dir = os.path.abspath(os.path.expanduser(config.output_dir))
+    paths = run_paths(output_dir)
+    saved = None
+    if os.path.exists(paths["config"]):
+        with open(paths["config"]) as f:
+            saved = json.load(f)
+    if os.path.isdir(output_dir) and os.listdir(output_dir):
+        if saved is None:
+            raise RunFolderError(
+                f"output_dir {output_dir} exists and is not a magan_keras run folder (no {CONFIG_FILE}); "
+                "choose another --output-dir"
+            )
+        if config.overwrite:
+            shutil.rmtree(output_dir)
+            saved = None
+        elif os.path.exists(paths["report"]):
+            raise RunFolderError(
+                f"output_dir {output_dir} holds a finished run; pass --overwrite to replace it "
+                "or choose another --output-dir"
+            )
+        else:
+            differing = {
+                k: (saved.get(k), v) for k, v in config.to_dict().items()
+                if k != "overwrite" and saved.get(k) != v
+            }
+            if differing:
+                raise RunFolderError(
+                    f"output_dir {output_dir} holds an unfinished run with another configuration "
+                    f"(saved vs requested: {differing}); pass --overwrite or choose another --output-dir"
+                )
+    os.makedirs(output_dir, exist_ok=True)
+    if saved is None and is_chief():
+        temporary = paths["config"] + ".tmp"
+        with open(temporary, "w") as f:
+            json.dump(config.to_dict(), f, indent=2)
+        os.replace(temporary, paths["config"])
+    return paths
+
+
+def load_splits(config):
+    """Prepares (if needed) and opens the data set; returns `{split: tf.data.Dataset}`.
+
+    The phantom is prepared on first use (a no-op afterwards); a BraTS folder is
+    prepared at the config's image size; `dataset` must already be prepared.
+    """
+    import tensorflow_datasets as tfds
+
+    from tfds_brats.prepare import prepare
+
+    if config.dataset:
+        import tfds_brats.brats  # noqa: F401  (registers the builders)
+        import tfds_brats.brats_phantom  # noqa: F401
+
+        builder = tfds.builder(config.dataset, data_dir=config.tfds_data_dir)
+        if not builder.is_prepared():
+            raise ValueError(
+                f"dataset {config.dataset!r} is not prepared in {builder.data_dir}; "
+                "run python -m tfds_brats.prepare first"
+            )
+    elif config.data_dir:
+        builder = prepare(manual_dir=config.data_dir, image_size=config.image_size, data_dir=config.tfds_data_dir)
+    else:
+        builder = prepare(
+            phantom=True, image_size=config.image_size, num_subjects=config.num_subjects,
+            data_dir=config.tfds_data_dir,
+        )
+    size = builder.info.features["images"].shape[0]
+    if size != config.image_size:
+        raise ValueError(f"dataset {builder.info.full_name} has {size} px slices but image_size is {config.image_size}")
+    return {split: builder.as_dataset(split=split) for split in builder.info.splits}
+
+
+def make_datasets(config, splits):
+    """Training and validation batches for `MAGAN.fit` from the opened splits."""
+    train = magan_data.make_dataset(
+        splits["train"], batch_size=config.batch_size, scenario=config.data_scenario,
+        shuffle=True, seed=config.seed, augment=config.augment,
+    )
+    validation_split = splits.get("validation") or splits.get("test")
+    repeat = config.validation_steps is not None
+    validation = magan_data.make_dataset(
+        validation_split, batch_size=config.batch_size, scenario=config.data_scenario,
+        shuffle=False, seed=config.seed + 1, repeat=repeat, drop_remainder=repeat,
+    )
+    return train, validation
+
+
+def build_model(config, strategy=None):
+    """Creates and compiles MAGAN for `config` inside `strategy`'s scope (if any)."""
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = MAGAN(**config.model_kwargs())
+        model.compile(**{
+            f"{part}_optimizer": keras.optimizers.Adam(config.learning_rate, beta_1=0.5, name=f"{part}_adam")
+            for part in ("g", "d", "sr")
+        })
+    return model
+
+
+def sample_batch(split, config, count=4):
+    """A few fixed examples (targets cycling through the contrasts) for the sample grids."""
+    examples = magan_data.make_dataset(
+        split, batch_size=count, scenario=config.data_scenario, shuffle=False, seed=config.seed + 2,
+        repeat=False, drop_remainder=False,
+    )
+    inputs, y = next(iter(examples))[:2]
+    return {k: np.asarray(v) for k, v in inputs.items()}, np.asarray(y)
+
+
+def evaluate_per_target(model, split, config, verbose=0):
+    """Test metrics of `model` for each target contrast (the others given).
+
+    Returns:
+        `{contrast: {metric: value}}` with `psnr`, `ssim`, `mae` and the losses.
+    """
+    results = {}
+    targets = [config.target] if config.target else list(BRATS_MODALITIES)
+    for contrast in targets:
+        examples = magan_data.make_dataset(
+            split, batch_size=config.batch_size, scenario=contrast, shuffle=False,
+            seed=config.seed, repeat=False, drop_remainder=False,
+        )
+        logs = model.evaluate(examples, verbose=verbose, return_dict=True)
+        results[contrast] = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()}
+    return results
+
+
+def write_report(path, config, test_metrics, result_paths):
+    """Writes the short markdown report: configuration and test metrics per target."""
+    lines = [
+        "# MA-GAN training report",
+        "",
+        f"Data: {config.dataset or config.data_dir or f'built-in phantom ({config.num_subjects} subjects)'}, "
+        f"{config.image_size} px; model width {config.base_filters}, {config.res_blocks} residual blocks; "
+        f"{config.epochs} epochs x {config.steps_per_epoch} steps, global batch {config.batch_size}.",
+        "",
+        "## Test split, per target contrast (the other contrasts given)",
+        "",
+        "Images mapped from [-1, 1] to [0, 1]; whole slices, background included.",
+        "",
+        "| target | PSNR (dB) | SSIM | MAE |",
+        "|---|---|---|---|",
+    ]
+    for contrast, values in test_metrics.items():
+        lines.append(f"| {contrast} | {values['psnr']:.2f} | {values['ssim']:.4f} | {values['mae']:.4f} |")
+    lines += ["", "## Files", ""]
+    lines += [f"- {role}: `{os.path.relpath(p, os.path.dirname(path))}`" for role, p in result_paths.items()]
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(temporary, path)
+
+
+def train(config, verbose="auto", extra_callbacks=()):
+    """Trains MA-GAN as `config` says and writes the run folder.
+
+    Resumes from the folder's backup when a previous run with the same config
+    was interrupted (killed, preempted).
+
+    Args:
+        config: `TrainConfig`.
+        verbose: Keras `fit` verbosity.
+        extra_callbacks: more Keras callbacks.
+
+    Returns:
+        `RunResult`.
+
+    Example:
+    >>> result = train(TrainConfig(epochs=1, steps_per_epoch=5, output_dir="/tmp/run"))  # doctest: +SKIP
+    >>> print(result.report_path)  # doctest: +SKIP
+    """
+    keras.utils.set_random_seed(config.seed)
+    paths = prepare_run_folder(config)
+    chief = is_chief()
+    if keras.backend.backend() == "tensorflow":
+        strategy = make_strategy(config.strategy)
+    elif config.strategy != "auto":
+        raise ValueError(f"strategy {config.strategy!r} needs the TensorFlow backend")
+    else:
+        strategy = None
+    splits = load_splits(config)
+    train_examples, validation_examples = make_datasets(config, splits)
+    model = build_model(config, strategy)
+    test_split = splits.get("test") or splits["validation"]
+    grid = run_callbacks.SampleGrid(
+        sample_batch(test_split, config), BRATS_MODALITIES, paths["samples"], paths["tensorboard"], enabled=chief
+    )
+    callbacks = [
+        run_callbacks.StopOnNonFiniteLoss(),
+        keras.callbacks.BackupAndRestore(paths["backup"], double_checkpoint=True),
+        keras.callbacks.CSVLogger(paths["metrics_csv"], append=True),
+        keras.callbacks.TensorBoard(paths["tensorboard"]),
+        run_callbacks.AtomicCheckpoint(paths["checkpoints"], enabled=chief),
+        grid,
+        *extra_callbacks,
+    ]
+    model.fit(
+        train_examples, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+        validation_data=validation_examples, validation_steps=config.validation_steps,
+        callbacks=callbacks, verbose=verbose,
+    )
+    test_metrics = evaluate_per_target(model, test_split, config)
+    sample_pngs = sorted(
+        os.path.join(paths["samples"], f) for f in os.listdir(paths["samples"]) if f.endswith(".png")
+    ) if os.path.isdir(paths["samples"]) else []
+    if chief:
+        run_callbacks.save_model_atomically(model, paths["model"])
+        with open(paths["test_metrics"], "w") as f:
+            json.dump(test_metrics, f, indent=2)
+        plots.training_curves(plots.read_metrics_csv(paths["metrics_csv"]), paths["curves"], title="MA-GAN training")
+        written = {k: paths[k] for k in ("model", "checkpoints", "metrics_csv", "tensorboard", "samples", "curves", "config")}
+        write_report(paths["report"], config, test_metrics, written)
+    return RunResult(
+        output_dir=os.path.dirname(paths["report"]), model_path=paths["model"], report_path=paths["report"],
+        metrics_csv=paths["metrics_csv"], curves_png=paths["curves"], sample_pngs=sample_pngs,
+        test_metrics=test_metrics,
+    )

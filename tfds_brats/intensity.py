@@ -1,0 +1,232 @@
+"""Intensity transforms for MR volumes: one function per job, numpy only.
+
+The prepared datasets store every contrast scaled to [-1, 1] with the
+background exactly -1 (see `normalise_volume`). The synthesis command reuses
+these functions on single subjects, and `denormalise` maps a prediction back
+to scanner units.
+
+Brain mask: BraTS volumes are skull-stripped, so the brain is the set of
+voxels that are non-zero in *any* contrast (`brain_mask`). Percentiles are
+taken inside that mask, so the large zero background does not pull them down.
+
+Example:
+
+```python
+import numpy as np
+from tfds_brats import intensity
+
+volume = np.zeros((8, 8, 4), np.float32)
+volume[2:6, 2:6] = np.arange(64, dtype=np.float32).reshape(4, 4, 4)
+mask = intensity.brain_mask([volume])
+scaled, low, high = intensity.normalise_volume(volume, mask)
+assert scaled.min() == -1.0 and scaled.max() == 1.0
+restored = intensity.denormalise(scaled, low, high)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+DEFAULT_LOWER_PERCENTILE = 0.5
+DEFAULT_UPPER_PERCENTILE = 99.5
+
+
+class ConstantImageError(ValueError):
+    """Raised when an image has no intensity range to scale (constant)."""
+
+
+def brain_mask(volumes: Iterable[np.ndarray]) -> np.ndarray:
+    """Voxels that are non-zero in any of the given co-registered volumes.
+
+    Args:
+        volumes: iterable of arrays of one shape (e.g. the four contrasts of a
+            subject, in any order).
+
+    Returns:
+        bool array of that shape.
+
+    Example:
+
+    ```python
+    mask = brain_mask([t1, t1ce, t2, flair])
+    ```
+    """
+    mask = None
+    for volume in volumes:
+        nonzero = np.asarray(volume) != 0
+        if mask is None:
+            mask = nonzero
+        elif nonzero.shape != mask.shape:
+            raise ValueError(
+                f"brain_mask: volumes differ in shape ({mask.shape} vs {nonzero.shape})"
+            )
+        else:
+            mask |= nonzero
+    if mask is None:
+        raise ValueError("brain_mask: no volumes given")
+    return mask
+
+
+def percentile_range(
+    volume: np.ndarray,
+    mask: np.ndarray | None = None,
+    lower: float = DEFAULT_LOWER_PERCENTILE,
+    upper: float = DEFAULT_UPPER_PERCENTILE,
+) -> tuple[float, float]:
+    """The `lower` / `upper` percentiles of `volume`, inside `mask` if given.
+
+    Args:
+        volume: array of intensities.
+        mask: optional bool array of the same shape; statistics use only its
+            True voxels.
+        lower: float. lower percentile in [0, 100].
+        upper: float. upper percentile in [0, 100], above `lower`.
+
+    Returns:
+        `(low, high)` as Python floats.
+
+    Raises:
+        ConstantImageError: when the mask is empty or `low == high`.
+
+    Example:
+
+    ```python
+    low, high = percentile_range(t1, mask)  # 0.5 / 99.5 percentiles
+    ```
+    """
+    if not 0.0 <= lower < upper <= 100.0:
+        raise ValueError(
+            f"percentile_range: need 0 <= lower < upper <= 100, got {lower}, {upper}"
+        )
+    values = _masked_values(volume, mask)
+    if values.size == 0:
+        raise ConstantImageError("percentile_range: the mask selects no voxel")
+    low, high = np.percentile(values, [lower, upper])
+    if not high > low:
+        raise ConstantImageError(
+            f"percentile_range: constant image inside the mask (value {float(low):g}); "
+            "cannot scale it"
+        )
+    return float(low), float(high)
+
+
+def clip(volume: np.ndarray, low: float, high: float) -> np.ndarray:
+    """`volume` clipped to `[low, high]`, as float32.
+
+    Example:
+
+    ```python
+    clipped = clip(t1, *percentile_range(t1, mask))
+    ```
+    """
+    return np.clip(np.asarray(volume, np.float32), low, high)
+
+
+def rescale(
+    volume: np.ndarray,
+    low: float,
+    high: float,
+    out_range: tuple[float, float] = (-1.0, 1.0),
+    mask: np.ndarray | None = None,
+    background: float | None = None,
+) -> np.ndarray:
+    """Maps `[low, high]` linearly onto `out_range`, as float32.
+
+    Args:
+        volume: array of intensities (usually already clipped).
+        low: float. value mapped to `out_range[0]`.
+        high: float. value mapped to `out_range[1]`; must exceed `low`.
+        out_range: `(min, max)` of the output.
+        mask: optional bool array; voxels outside it are set to `background`.
+        background: value outside the mask; defaults to `out_range[0]`.
+
+    Returns:
+        float32 array of the shape of `volume`.
+
+    Raises:
+        ConstantImageError: when `high <= low`.
+
+    Example:
+
+    ```python
+    scaled = rescale(clipped, low, high, mask=mask)  # background -1
+    ```
+    """
+    if not high > low:
+        raise ConstantImageError(f"rescale: need high > low, got low={low}, high={high}")
+    out_min, out_max = out_range
+    scale = (out_max - out_min) / (high - low)
+    scaled = ((np.asarray(volume, np.float32) - low) * scale + out_min).astype(np.float32)
+    if mask is not None:
+        scaled[~np.asarray(mask, bool)] = out_min if background is None else background
+    return scaled
+
+
+def normalise_volume(
+    volume: np.ndarray,
+    brain_mask: np.ndarray | None = None,
+    lower: float = DEFAULT_LOWER_PERCENTILE,
+    upper: float = DEFAULT_UPPER_PERCENTILE,
+) -> tuple[np.ndarray, float, float]:
+    """The datasets' normalisation: clip to brain percentiles, scale to [-1, 1].
+
+    Percentiles are taken inside `brain_mask` (the whole volume if None); the
+    volume is clipped to them and mapped so `low -> -1`, `high -> +1`; voxels
+    outside the mask are exactly -1.
+
+    Args:
+        volume: 3-D (or any) array of one contrast.
+        brain_mask: optional bool array of the same shape.
+        lower: float. lower percentile (0.5 by default).
+        upper: float. upper percentile (99.5 by default).
+
+    Returns:
+        `(scaled, low, high)`: float32 array in [-1, 1] and the two intensities
+        that were mapped to -1 and +1 (store them as `norm_low` / `norm_high`).
+
+    Raises:
+        ConstantImageError: the volume is constant inside the mask.
+
+    Example:
+
+    ```python
+    mask = brain_mask(volumes.values())
+    flair, low, high = normalise_volume(volumes["flair"], mask)
+    ```
+    """
+    low, high = percentile_range(volume, brain_mask, lower, upper)
+    scaled = rescale(clip(volume, low, high), low, high, (-1.0, 1.0), mask=brain_mask)
+    return scaled, low, high
+
+
+def denormalise(scaled: np.ndarray, low, high) -> np.ndarray:
+    """Inverse of `normalise_volume` inside the clip range.
+
+    Maps `p` in [-1, 1] to `low + (p + 1) / 2 * (high - low)`. `low` / `high`
+    may be scalars or arrays broadcasting against `scaled` (e.g. `norm_low`
+    of shape `[4]` against images `[H, W, 4]`).
+
+    Example:
+
+    ```python
+    t1_units = denormalise(prediction, example["norm_low"][0], example["norm_high"][0])
+    ```
+    """
+    low = np.asarray(low, np.float32)
+    high = np.asarray(high, np.float32)
+    return (low + (np.asarray(scaled, np.float32) + 1.0) * 0.5 * (high - low)).astype(
+        np.float32
+    )
+
+
+def _masked_values(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    volume = np.asarray(volume)
+    if mask is None:
+        return volume.ravel()
+    mask = np.asarray(mask, bool)
+    if mask.shape != volume.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from volume shape {volume.shape}")
+    return volume[mask]

@@ -1,0 +1,396 @@
+"""Finding and loading BraTS subjects from NIfTI files.
+
+A subject is a set of files in one folder that share a name prefix and end in
+a contrast tag. Both BraTS namings are recognised, `.nii` or `.nii.gz`:
+
+| contrast | 2018-2021      | 2023 and later |
+|----------|----------------|----------------|
+| t1       | `<id>_t1`      | `<id>-t1n`     |
+| t1ce     | `<id>_t1ce`    | `<id>-t1c`     |
+| t2       | `<id>_t2`      | `<id>-t2w`     |
+| flair    | `<id>_flair`   | `<id>-t2f`     |
+| seg      | `<id>_seg`     | `<id>-seg`     |
+
+Tags are matched case-insensitively; the segmentation is optional; hidden files
+(names starting with ".") are ignored. The subject id is the shared prefix.
+
+Every volume is brought to the closest canonical orientation (RAS+: array
+axes point Right, Anterior, Superior; `nibabel.as_closest_canonical` does the
+same) before anything else, so the contrasts of a subject line up even when
+they were stored differently (BraTS releases differ: LPS and RAS both occur).
+Axial slices are then `volume[:, :, k]`, `k` from inferior to superior.
+
+Segmentation labels are stored as 1 necrosis, 2 edema, 4 enhancing tumour;
+BraTS 2023+'s enhancing label 3 is mapped to 4.
+
+Example:
+
+```python
+from tfds_brats import subjects
+
+for files in subjects.find_subjects("/data/BraTS2021"):
+    volumes, seg, geometry = subjects.load_subject(files)
+    print(files.subject_id, volumes["flair"].shape, geometry.original_axcodes)
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import re
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import nibabel as nib
+import numpy as np
+from nibabel import orientations
+
+from tfds_brats.constants import MODALITIES
+
+# (separator, lower-case tag) -> role (a modality or "seg"), per naming.
+NAMINGS: dict[str, dict[tuple[str, str], str]] = {
+    "brats2018-2021": {
+        ("_", "t1"): "t1",
+        ("_", "t1ce"): "t1ce",
+        ("_", "t2"): "t2",
+        ("_", "flair"): "flair",
+        ("_", "seg"): "seg",
+    },
+    "brats2023": {
+        ("-", "t1n"): "t1",
+        ("-", "t1c"): "t1ce",
+        ("-", "t2w"): "t2",
+        ("-", "t2f"): "flair",
+        ("-", "seg"): "seg",
+    },
+}
+_FILE_PATTERN = re.compile(r"^(?P<prefix>.+)(?P<sep>[_-])(?P<tag>[A-Za-z0-9]+)\.nii(?:\.gz)?$")
+_VALID_SEG_LABELS = (0, 1, 2, 3, 4)
+# Tolerance when comparing the canonical affines of a subject's files (mm).
+AFFINE_TOLERANCE = 1e-3
+
+
+class SubjectError(ValueError):
+    """A subject that cannot be used, naming the subject, the file and why."""
+
+    def __init__(self, subject_id: str, path: os.PathLike | str, reason: str):
+        self.subject_id = subject_id
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"subject '{subject_id}', file {self.path}: {reason}")
+
+
+class NoSubjectsError(FileNotFoundError):
+    """The folder holds no file named like a BraTS contrast."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SubjectFiles:
+    """The files found for one subject.
+
+    Attributes:
+        subject_id: str. the shared file-name prefix.
+        folder: pathlib.Path. the folder holding the files.
+        matches: dict role -> tuple of paths; roles are MODALITIES and "seg".
+            More than one path for a role is an error reported by `paths()`.
+        namings: tuple of the naming styles seen ("brats2018-2021", "brats2023").
+    """
+
+    subject_id: str
+    folder: pathlib.Path
+    matches: Mapping[str, tuple[pathlib.Path, ...]]
+    namings: tuple[str, ...]
+
+    def paths(self) -> dict[str, pathlib.Path]:
+        """One path per role: every modality, plus "seg" when present.
+
+        Raises:
+            SubjectError: a contrast is missing, or a role has several files.
+        """
+        for role, found in sorted(self.matches.items()):
+            if len(found) > 1:
+                names = ", ".join(p.name for p in found)
+                raise SubjectError(
+                    self.subject_id, found[0], f"several files for '{role}': {names}"
+                )
+        for modality in MODALITIES:
+            if modality not in self.matches:
+                raise SubjectError(
+                    self.subject_id,
+                    self.folder / f"{self.subject_id}{_expected_suffixes(modality, self.namings)}",
+                    f"missing contrast '{modality}' (no such file in {self.folder})",
+                )
+        return {role: found[0] for role, found in self.matches.items()}
+
+
+class Geometry(NamedTuple):
+    """Where a subject's canonical voxel grid sits, and how it was stored.
+
+    Attributes:
+        affine: float64 [4, 4]. voxel -> world (mm) of the canonical arrays.
+        shape: tuple of 3 ints. canonical array shape.
+        original_affine: float64 [4, 4]. affine of the first contrast as stored.
+        original_axcodes: e.g. ("L", "P", "S"): its orientation as stored.
+    """
+
+    affine: np.ndarray
+    shape: tuple[int, int, int]
+    original_affine: np.ndarray
+    original_axcodes: tuple[str, str, str]
+
+
+class LoadedSubject(NamedTuple):
+    """`load_subject`'s result: unpack as `volumes, seg, geometry`.
+
+    Attributes:
+        volumes: dict modality -> float32 [X, Y, Z], canonical (RAS+).
+        seg: uint8 [X, Y, Z] (labels 0, 1, 2, 4) or None.
+        geometry: `Geometry`.
+    """
+
+    volumes: dict[str, np.ndarray]
+    seg: np.ndarray | None
+    geometry: Geometry
+
+
+def find_subjects(root: os.PathLike | str) -> list[SubjectFiles]:
+    """Walks `root` recursively and groups BraTS-named files into subjects.
+
+    Args:
+        root: folder to search (followed into sub-folders and symlinks).
+
+    Returns:
+        list of `SubjectFiles`, sorted by subject id then folder. Incomplete
+        subjects are included: `SubjectFiles.paths()` reports what is wrong.
+
+    Raises:
+        NoSubjectsError: `root` is not a folder or holds no BraTS-named file.
+
+    Example:
+
+    ```python
+    found = find_subjects("~/data/BraTS2023")
+    print([s.subject_id for s in found])
+    ```
+    """
+    root = pathlib.Path(os.path.expanduser(os.fspath(root)))
+    if not root.is_dir():
+        raise NoSubjectsError(f"BraTS folder {root} does not exist or is not a folder")
+    groups: dict[tuple[pathlib.Path, str], dict[str, list[pathlib.Path]]] = {}
+    namings: dict[tuple[pathlib.Path, str], set[str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            parsed = parse_filename(filename)
+            if parsed is None:
+                continue
+            prefix, role, naming = parsed
+            key = (pathlib.Path(dirpath), prefix)
+            groups.setdefault(key, {}).setdefault(role, []).append(pathlib.Path(dirpath) / filename)
+            namings.setdefault(key, set()).add(naming)
+    if not groups:
+        raise NoSubjectsError(
+            f"no BraTS subjects found under {root}: expected files named like "
+            "<id>_t1.nii.gz, <id>_t1ce, <id>_t2, <id>_flair (2018-2021) or "
+            "<id>-t1n.nii.gz, <id>-t1c, <id>-t2w, <id>-t2f (2023+), .nii or .nii.gz"
+        )
+    found = [
+        SubjectFiles(
+            subject_id=prefix,
+            folder=folder,
+            matches={role: tuple(paths) for role, paths in sorted(roles.items())},
+            namings=tuple(sorted(namings[(folder, prefix)])),
+        )
+        for (folder, prefix), roles in groups.items()
+    ]
+    return sorted(found, key=lambda s: (s.subject_id, str(s.folder)))
+
+
+def parse_filename(filename: str) -> tuple[str, str, str] | None:
+    """`(prefix, role, naming)` for a BraTS-named NIfTI file, else None.
+
+    Example:
+
+    ```python
+    parse_filename("BraTS2021_00000_t1ce.nii.gz")  # ("BraTS2021_00000", "t1ce", "brats2018-2021")
+    parse_filename("BraTS-GLI-00001-000-t2f.nii")  # ("BraTS-GLI-00001-000", "flair", "brats2023")
+    ```
+    """
+    if filename.startswith("."):
+        return None
+    match = _FILE_PATTERN.match(filename)
+    if match is None:
+        return None
+    key = (match["sep"], match["tag"].lower())
+    for naming, table in NAMINGS.items():
+        if key in table:
+            return match["prefix"], table[key], naming
+    return None
+
+
+def load_subject(
+    paths: SubjectFiles | Mapping[str, os.PathLike | str],
+    subject_id: str | None = None,
+) -> LoadedSubject:
+    """Loads a subject's contrasts (and seg) in canonical orientation.
+
+    Checks that every file reads completely, is 3-D, finite and not all zero,
+    and that all files share one canonical shape and affine.
+
+    Args:
+        paths: `SubjectFiles` from `find_subjects`, or a mapping with a path for
+            each of MODALITIES and optionally "seg".
+        subject_id: name used in errors; defaults to `SubjectFiles.subject_id`
+            or the first file's folder name.
+
+    Returns:
+        `LoadedSubject(volumes, seg, geometry)`: float32 canonical volumes by
+        modality, uint8 seg (labels 0/1/2/4) or None, and the `Geometry`.
+
+    Raises:
+        SubjectError: naming the subject and the offending file.
+
+    Example:
+
+    ```python
+    volumes, seg, geometry = load_subject(
+        {"t1": "s_t1.nii.gz", "t1ce": "s_t1ce.nii.gz", "t2": "s_t2.nii.gz",
+         "flair": "s_flair.nii.gz"})
+    ```
+    """
+    if isinstance(paths, SubjectFiles):
+        subject_id = subject_id or paths.subject_id
+        paths = paths.paths()
+    paths = {role: pathlib.Path(path) for role, path in paths.items()}
+    unknown = set(paths) - set(MODALITIES) - {"seg"}
+    if unknown:
+        raise ValueError(f"load_subject: unknown roles {sorted(unknown)}; use {MODALITIES} and 'seg'")
+    if subject_id is None:
+        first = next(iter(paths.values()), None)
+        subject_id = first.parent.name if first is not None else "?"
+    for modality in MODALITIES:
+        if modality not in paths:
+            raise SubjectError(subject_id, "(none)", f"missing contrast '{modality}'")
+
+    volumes: dict[str, np.ndarray] = {}
+    reference = None  # (path, canonical affine, shape, original affine)
+    for modality in MODALITIES:
+        path = paths[modality]
+        data, affine, original_affine = _load_canonical(subject_id, path, np.float32)
+        if not np.all(np.isfinite(data)):
+            bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+            raise SubjectError(subject_id, path, f"{bad} NaN or infinite voxels")
+        if not np.any(data):
+            raise SubjectError(subject_id, path, "all-zero volume")
+        if reference is None:
+            reference = (path, affine, data.shape, original_affine)
+        else:
+            _check_same_grid(subject_id, reference, path, affine, data.shape)
+        volumes[modality] = data
+
+    seg = None
+    if "seg" in paths:
+        path = paths["seg"]
+        data, affine, _ = _load_canonical(subject_id, path, None)
+        _check_same_grid(subject_id, reference, path, affine, data.shape)
+        seg = _seg_labels(subject_id, path, data)
+
+    _, ref_affine, ref_shape, ref_original = reference
+    geometry = Geometry(
+        affine=ref_affine,
+        shape=tuple(int(n) for n in ref_shape),
+        original_affine=ref_original,
+        original_axcodes=tuple(nib.aff2axcodes(ref_original)),
+    )
+    return LoadedSubject(volumes, seg, geometry)
+
+
+def to_original_orientation(array: np.ndarray, original_affine: np.ndarray) -> np.ndarray:
+    """Undoes the canonical reorientation: back to the file's voxel order.
+
+    Args:
+        array: canonical array `[X, Y, Z, ...]` (e.g. a synthesised volume).
+        original_affine: `Geometry.original_affine` of the subject.
+
+    Returns:
+        the array in the voxel order of the original file (save it with
+        `original_affine`).
+
+    Example:
+
+    ```python
+    volumes, seg, geometry = load_subject(files)
+    out = to_original_orientation(prediction, geometry.original_affine)
+    nib.save(nib.Nifti1Image(out, geometry.original_affine), "pred.nii.gz")
+    ```
+    """
+    stored = orientations.io_orientation(original_affine)
+    # Canonical -> stored is the inverse of stored -> canonical.
+    back = orientations.ornt_transform(orientations.axcodes2ornt(("R", "A", "S")), stored)
+    return orientations.apply_orientation(np.asarray(array), back)
+
+
+def _load_canonical(subject_id, path, dtype):
+    """(data, canonical affine, original affine) of one file; SubjectError if unreadable."""
+    try:
+        image = nib.load(os.fspath(path))
+        if dtype is None:
+            data = np.asanyarray(image.dataobj)
+        else:
+            data = np.asarray(image.get_fdata(dtype=dtype, caching="unchanged"))
+    except Exception as error:  # nibabel raises many types for bad files
+        raise SubjectError(
+            subject_id, path, f"cannot read the file ({type(error).__name__}: {error})"
+        ) from error
+    if data.ndim > 3 and all(n == 1 for n in data.shape[3:]):
+        data = data.reshape(data.shape[:3])
+    if data.ndim != 3:
+        raise SubjectError(subject_id, path, f"expected a 3-D volume, got shape {data.shape}")
+    original_affine = np.asarray(image.affine, np.float64)
+    ornt = orientations.io_orientation(original_affine)
+    data = orientations.apply_orientation(data, ornt)
+    affine = original_affine @ orientations.inv_ornt_aff(ornt, image.shape[:3])
+    return data, affine, original_affine
+
+
+def _check_same_grid(subject_id, reference, path, affine, shape):
+    ref_path, ref_affine, ref_shape, _ = reference
+    if tuple(shape) != tuple(ref_shape):
+        raise SubjectError(
+            subject_id,
+            path,
+            f"shape mismatch: {tuple(shape)} (canonical) vs {tuple(ref_shape)} in {ref_path.name}",
+        )
+    if not np.allclose(affine, ref_affine, atol=AFFINE_TOLERANCE):
+        raise SubjectError(
+            subject_id,
+            path,
+            "affine mismatch with "
+            f"{ref_path.name} (the files are not on one voxel grid):\n{affine}\nvs\n{ref_affine}",
+        )
+
+
+def _seg_labels(subject_id, path, data) -> np.ndarray:
+    if not np.all(np.isfinite(data)) or not np.array_equal(data, np.round(data)):
+        raise SubjectError(subject_id, path, "segmentation has non-integer labels")
+    labels = np.unique(data)
+    bad = [int(v) for v in labels if int(v) not in _VALID_SEG_LABELS]
+    if bad:
+        raise SubjectError(
+            subject_id, path, f"unexpected segmentation labels {bad} (expected 0, 1, 2, 3 or 4)"
+        )
+    seg = data.astype(np.uint8)
+    seg[seg == 3] = 4  # BraTS 2023+ enhancing tumour -> the 2018-2021 label
+    return seg
+
+
+def _expected_suffixes(modality: str, namings=()) -> str:
+    """E.g. "_flair.nii[.gz]" for the subject's naming, or both namings' suffixes."""
+    names = [
+        f"{sep}{tag}" for naming, table in NAMINGS.items() for (sep, tag), role in table.items()
+        if role == modality and (len(namings) != 1 or naming in namings)
+    ]
+    joined = names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
+    return f"{joined}.nii[.gz]"

@@ -1,0 +1,155 @@
+"""Checks every BraTS subject before anything is written.
+
+A subject is rejected, with a `subjects.SubjectError` naming it and the file,
+when: a contrast is missing or given twice; a file cannot be read completely
+(truncated, not NIfTI); a volume is not 3-D, holds NaN / infinite voxels or
+is all zero; the contrasts (or the seg) differ in canonical shape or affine;
+the seg has labels outside 0-4; a contrast is constant inside the brain mask;
+its id is also used by a subject in another folder; or (slice layouts) no
+axial slice has enough brain.
+
+Example:
+
+```python
+from tfds_brats import subjects, validation
+
+found = subjects.find_subjects("/data/BraTS2021")
+good, rejected = validation.validate_subjects(found, layout="slices",
+                                              min_brain_fraction=0.05)
+if rejected:
+    raise validation.BadSubjectsError(rejected, total=len(found))
+```
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+
+from tfds_brats import intensity
+from tfds_brats.constants import MODALITIES
+from tfds_brats.examples import usable_slice_indices
+from tfds_brats.subjects import SubjectError, SubjectFiles, load_subject
+
+
+@dataclasses.dataclass(frozen=True)
+class SubjectReport:
+    """A subject that passed validation.
+
+    Attributes:
+        files: `SubjectFiles`.
+        num_slices: int. axial slices with enough brain (slice layouts), 1 for
+            volumes.
+        has_seg: bool.
+    """
+
+    files: SubjectFiles
+    num_slices: int
+    has_seg: bool
+
+    @property
+    def subject_id(self) -> str:
+        return self.files.subject_id
+
+
+class BadSubjectsError(ValueError):
+    """Some subjects failed validation; lists every one with its reason."""
+
+    def __init__(self, errors: Sequence[SubjectError], total: int):
+        self.errors = list(errors)
+        lines = "\n".join(f"  - {error}" for error in self.errors)
+        super().__init__(
+            f"{len(self.errors)} of {total} BraTS subjects failed validation; nothing was "
+            "written. Fix or remove them, or leave them out with skip_bad_subjects=True "
+            f"(--skip-bad-subjects):\n{lines}"
+        )
+
+
+def validate_subject(files: SubjectFiles, *, layout: str, min_brain_fraction: float) -> SubjectReport:
+    """Loads one subject completely and checks it.
+
+    Args:
+        files: `SubjectFiles` from `subjects.find_subjects`.
+        layout: "slices" or "volumes".
+        min_brain_fraction: float. see `examples.usable_slice_indices`.
+
+    Returns:
+        `SubjectReport`.
+
+    Raises:
+        SubjectError: naming the subject and the offending file.
+
+    Example:
+
+    ```python
+    report = validate_subject(found[0], layout="slices", min_brain_fraction=0.05)
+    ```
+    """
+    paths = files.paths()
+    volumes, seg, _ = load_subject(files)
+    mask = intensity.brain_mask(volumes.values())
+    for modality in MODALITIES:
+        try:
+            intensity.percentile_range(volumes[modality], mask)
+        except intensity.ConstantImageError as error:
+            raise SubjectError(files.subject_id, paths[modality], f"inside the brain mask: {error}") from error
+    num_slices = 1
+    if layout == "slices":
+        num_slices = int(usable_slice_indices(mask, min_brain_fraction).size)
+        if num_slices == 0:
+            raise SubjectError(
+                files.subject_id,
+                files.folder,
+                f"no axial slice has at least {min_brain_fraction:.0%} brain",
+            )
+    return SubjectReport(files=files, num_slices=num_slices, has_seg=seg is not None)
+
+
+def validate_subjects(
+    found: Sequence[SubjectFiles],
+    *,
+    layout: str,
+    min_brain_fraction: float,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> tuple[list[SubjectReport], list[SubjectError]]:
+    """Validates all subjects; returns `(passed, rejected)`.
+
+    Args:
+        found: from `subjects.find_subjects`.
+        layout, min_brain_fraction: see `validate_subject`.
+        progress: optional wrapper for a progress bar (e.g. `tqdm.tqdm`).
+
+    Returns:
+        reports of the subjects that passed, errors of those that did not, each
+        in subject-id order.
+
+    Example:
+
+    ```python
+    good, rejected = validate_subjects(found, layout="volumes", min_brain_fraction=0.0)
+    ```
+    """
+    folders = collections.defaultdict(list)
+    for files in found:
+        folders[files.subject_id].append(files.folder)
+    passed, rejected = [], []
+    iterable = progress(found) if progress is not None else found
+    for files in iterable:
+        others = [f for f in folders[files.subject_id] if f != files.folder]
+        if others:
+            rejected.append(
+                SubjectError(
+                    files.subject_id,
+                    files.folder,
+                    "the same subject id is also in " + ", ".join(str(f) for f in others),
+                )
+            )
+            continue
+        try:
+            passed.append(
+                validate_subject(files, layout=layout, min_brain_fraction=min_brain_fraction)
+            )
+        except SubjectError as error:
+            rejected.append(error)
+    return passed, rejected
