@@ -135,7 +135,13 @@ def load_splits(config):
     size = builder.info.features["images"].shape[0]
     if size != config.image_size:
         raise ValueError(f"dataset {builder.info.full_name} has {size} px slices but image_size is {config.image_size}")
-    return {split: builder.as_dataset(split=split) for split in builder.info.splits}
+    # Training reads its shards in a seeded random order, so the shuffle buffer mixes
+    # slices of many subjects rather than the neighbours of one.
+    read_config = tfds.ReadConfig(shuffle_seed=config.seed)
+    return {
+        split: builder.as_dataset(split=split, shuffle_files=split == "train", read_config=read_config)
+        for split in builder.info.splits
+    }
 
 
 def make_datasets(config, splits):
