@@ -57,6 +57,7 @@ def run_paths(output_dir):
         "curves": join("curves.png"),
         "report": join(FINISHED_FILE),
         "test_metrics": join("test_metrics.json"),
+        "evaluation": join("evaluation"),
     }
 
 
@@ -199,8 +200,8 @@ def evaluate_per_target(model, split, config, verbose=0):
     return results
 
 
-def write_report(path, config, test_metrics, result_paths):
-    """Writes the short markdown report: configuration and test metrics per target."""
+def write_report(path, config, test_metrics, result_paths, evaluation=None):
+    """Writes the markdown report: configuration, test metrics per target, full evaluation."""
     lines = [
         "# MA-GAN training report",
         "",
@@ -210,19 +211,42 @@ def write_report(path, config, test_metrics, result_paths):
         "",
         "## Test split, per target contrast (the other contrasts given)",
         "",
-        "Images mapped from [-1, 1] to [0, 1]; whole slices, background included.",
+        "As `fit` reports them: images mapped from [-1, 1] to [0, 1], whole slices, background included.",
         "",
         "| target | PSNR (dB) | SSIM | MAE |",
         "|---|---|---|---|",
     ]
     for contrast, values in test_metrics.items():
         lines.append(f"| {contrast} | {values['psnr']:.2f} | {values['ssim']:.4f} | {values['mae']:.4f} |")
+    if evaluation is not None:
+        lines += [
+            "",
+            "## Evaluation protocols and baselines (mean ± std over test subjects)",
+            "",
+            "BraSyn (per volume) and per-slice (inside the brain) protocols, as "
+            "`python -m magan_keras.evaluate` computes them; the baselines are fitted on the training split.",
+            "",
+            evaluation.to_markdown(),
+        ]
     lines += ["", "## Files", ""]
     lines += [f"- {role}: `{os.path.relpath(p, os.path.dirname(path))}`" for role, p in result_paths.items()]
     temporary = path + ".tmp"
     with open(temporary, "w") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(temporary, path)
+
+
+def evaluate_with_protocols(model, splits, config, directory):
+    """Both evaluation protocols and both baselines on the test split, written to `directory`."""
+    from magan_keras.baselines import Baselines
+    from magan_keras.evaluate import evaluate_model
+
+    baselines = Baselines.fit(splits["train"], max_examples=2000)
+    test_split = splits.get("test") or splits["validation"]
+    targets = [config.target] if config.target else None
+    results = evaluate_model(model, test_split, targets=targets, baselines=baselines, batch_size=config.batch_size)
+    results.write(directory, overwrite=True)
+    return results
 
 
 def train(config, verbose="auto", extra_callbacks=()):
@@ -282,8 +306,12 @@ def train(config, verbose="auto", extra_callbacks=()):
         with open(paths["test_metrics"], "w") as f:
             json.dump(test_metrics, f, indent=2)
         plots.training_curves(plots.read_metrics_csv(paths["metrics_csv"]), paths["curves"], title="MA-GAN training")
-        written = {k: paths[k] for k in ("model", "checkpoints", "metrics_csv", "tensorboard", "samples", "curves", "config")}
-        write_report(paths["report"], config, test_metrics, written)
+        evaluation = evaluate_with_protocols(model, splits, config, paths["evaluation"])
+        written = {
+            k: paths[k]
+            for k in ("model", "checkpoints", "metrics_csv", "tensorboard", "samples", "curves", "evaluation", "config")
+        }
+        write_report(paths["report"], config, test_metrics, written, evaluation)
     return RunResult(
         output_dir=os.path.dirname(paths["report"]), model_path=paths["model"], report_path=paths["report"],
         metrics_csv=paths["metrics_csv"], curves_png=paths["curves"], sample_pngs=sample_pngs,

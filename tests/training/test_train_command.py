@@ -73,13 +73,15 @@ def test_end_to_end_writes_every_artefact_and_refuses_to_overwrite(tmp_path, tfd
     assert train.main(argv) == 0
     printed = capsys.readouterr().out
     for name in ("model.keras", "config.json", "metrics.csv", "curves.png", "report.md", "test_metrics.json",
-                 "checkpoints/last.keras", "checkpoints/best.keras", "samples/epoch_001.png", "samples/epoch_002.png"):
+                 "checkpoints/last.keras", "checkpoints/best.keras", "samples/epoch_001.png", "samples/epoch_002.png",
+                 "evaluation/results.md", "evaluation/evaluation.png", "evaluation/summary.csv"):
         assert (out / name).is_file(), name
     assert any(f.startswith("events") for _, _, files in os.walk(out / "logs") for f in files)
     assert str(out / "report.md") in printed
     report = (out / "report.md").read_text()
     for contrast in ("t1", "t1ce", "t2", "flair"):
         assert f"| {contrast} |" in report
+    assert "linear" in report.lower() and "BraSyn" in report  # baselines and both protocols
     saved = json.loads((out / "config.json").read_text())
     assert saved["epochs"] == 2 and saved["image_size"] == 32
     assert len((out / "metrics.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
