@@ -57,23 +57,36 @@ def _bool(text):
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def build_parser():
-    """The argument parser: one option per `TrainConfig` field, plus `--config`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m magan_keras.train", description=__doc__.split("\n\n")[0],
-            )
-    parser.add_argument("--config", help="TOML or JSON file of options (keys with underscores)")
-    defaults = TrainConfig()
+def add_config_options(parser, fields=None, defaults=None, help_overrides=None):
+    """Adds one option per `TrainConfig` field (all, or those in `fields`) to `parser`.
+
+    Every option defaults to None ("not given"), so a caller can merge defaults,
+    a config file and explicit options in that order. `defaults` (a `TrainConfig`)
+    only changes the defaults shown in the help; `help_overrides` replaces help texts.
+    Shared by `python -m magan_keras.train` and `python -m magan_keras.tune`.
+    """
+    defaults = defaults or TrainConfig()
+    texts = {**HELP, **(help_overrides or {})}
     for name, kind in TrainConfig.field_types().items():
+        if fields is not None and name not in fields:
+            continue
         flag = "--" + name.replace("_", "-")
-        described = f"{HELP[name]} (default {getattr(defaults, name)})"
+        described = f"{texts[name]} (default {getattr(defaults, name)})"
         if name == "overwrite":
-            parser.add_argument(flag, action="store_true", default=None, help=HELP[name])
+            parser.add_argument(flag, action="store_true", default=None, help=texts[name])
         elif kind is bool:
             parser.add_argument(flag, type=_bool, default=None, metavar="{true,false}", help=described)
         else:
             parser.add_argument(flag, type=kind, default=None, help=described)
     return parser
+
+
+def build_parser():
+    """The argument parser: one option per `TrainConfig` field, plus `--config`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m magan_keras.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="TOML or JSON file of options (keys with underscores)")
+    return add_config_options(parser)
 
 
 def config_from_args(args):
