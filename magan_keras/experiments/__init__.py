@@ -1,0 +1,1 @@
+"""Experiments built on the training path: the paper's ablation study."""

@@ -1,0 +1,64 @@
+"""The ablation study: variants, aggregation over seeds, the results page."""
+
+import csv
+import os
+
+import pytest
+
+from magan_keras.experiments import ablation
+from magan_keras.training.config import TrainConfig
+
+
+def write_summary(folder, rows):
+    os.makedirs(os.path.join(folder, "evaluation"), exist_ok=True)
+    columns = ["target", "method", "n"] + [f"{m}_mean" for m in ablation.REPORTED]
+    with open(os.path.join(folder, "evaluation", "summary.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for target, method, value in rows:
+            writer.writerow({"target": target, "method": method, "n": 1, **{f"{m}_mean": value for m in ablation.REPORTED}})
+
+
+def test_variants_switch_exactly_their_parts(tmp_path):
+    base = TrainConfig(image_size=32)
+    full = ablation.variant_config(base, "full", 3, str(tmp_path))
+    assert (full.modal_attention, full.intra_attention, full.sr_supervision, full.seed) == (True, True, True, 3)
+    off = ablation.variant_config(base, "all_off", 0, str(tmp_path))
+    assert (off.modal_attention, off.intra_attention, off.sr_supervision) == (False, False, False)
+    assert ablation.variant_config(base, "no_sr", 0, str(tmp_path)).modal_attention
+    assert full.output_dir != off.output_dir
+
+
+def test_aggregate_gives_mean_and_spread_over_seeds(tmp_path):
+    folders = {}
+    for seed, value in ((0, 0.5), (1, 0.7)):
+        folder = str(tmp_path / f"full{seed}")
+        write_summary(folder, [("flair", "magan", value), ("flair", "linear", 0.4)])
+        folders[("full", seed)] = folder
+    table = ablation.aggregate(folders)
+    mean, std, n = table[("flair", "full")]["slice_ssim"]
+    assert (mean, n) == (pytest.approx(0.6), 2) and std == pytest.approx(0.1414, abs=1e-3)
+    assert table[("flair", "baseline: linear")]["slice_ssim"][0] == pytest.approx(0.4)
+    markdown = ablation.results_table(table, ["flair"], ["full", "baseline: linear"])
+    assert "| full | 0.6000 ± 0.1414" in markdown
+
+
+@pytest.mark.slow
+def test_study_end_to_end_writes_the_results_page(tmp_path):
+    page = tmp_path / "docs" / "results.md"
+    argv = [
+        "--variants", "full", "all_off", "--seeds", "0", "1", "--image-size", "32", "--base-filters", "4",
+        "--res-blocks", "1", "--num-subjects", "6", "--batch-size", "4", "--validation-steps", "1",
+        "--epochs", "1", "--steps-per-epoch", "2", "--output-dir", str(tmp_path / "study"),
+        "--tfds-data-dir", str(tmp_path / "tfds"), "--results-page", str(page),
+    ]
+    assert ablation.main(argv) == 0
+    text = page.read_text()
+    for name in ("full", "all_off", "baseline: linear", "Target: flair", "python -m magan_keras.experiments.ablation"):
+        assert name in text
+    assert (page.parent / "figures" / "ablation_samples.png").is_file()
+    assert (page.parent / "figures" / "ablation_ssim_distributions.png").is_file()
+    # A second call reuses the finished runs instead of training again.
+    before = os.path.getmtime(tmp_path / "study" / "full" / "seed0" / "model.keras")
+    assert ablation.main(argv) == 0
+    assert os.path.getmtime(tmp_path / "study" / "full" / "seed0" / "model.keras") == before
