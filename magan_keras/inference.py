@@ -176,7 +176,9 @@ def to_unit_scale(volume, brain_mask=None):
     to_unit_scale(np.array([-1.0, 0.0, 1.0]))  # [0, 0.5, 1]
     ```
     """
-    unit = np.clip((np.asarray(volume, np.float32) + 1.0) * 0.5, 0.0, 1.0)
+    unit = np.asarray(volume, np.float32) + np.float32(1.0)  # a new array: the input is kept
+    unit *= np.float32(0.5)
+    np.clip(unit, 0.0, 1.0, out=unit)
     if brain_mask is not None:
-        unit = np.where(brain_mask, unit, np.float32(0.0)).astype(np.float32)
+        unit[~np.asarray(brain_mask, bool)] = 0.0
     return unit

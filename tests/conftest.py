@@ -1,11 +1,21 @@
 """Shared fixtures: tiny, structured batches made on the fly (no data sets needed)."""
 
 import os
+import tempfile
 
+import keras
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+if keras.backend.backend() == "jax":
+    import jax
+
+    # Keep compiled steps on disk, so that alike models compile once per run (and
+    # machine) rather than once per test: the JAX pass is mostly XLA compilation.
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "magan_keras_jax_cache"))
 
 
 def make_tiny_batch(batch_size=4, image_size=32, num_modalities=4, seed=0):
@@ -52,3 +62,40 @@ def tiny_batch():
 def tiny_model_kwargs():
     """The smallest MAGAN that still has every part: 32 px, width 4, one residual block."""
     return dict(image_size=32, base_filters=4, res_blocks=1)
+
+
+def gradients(loss_fn, variables):
+    """Gradients of the scalar `loss_fn()` with respect to Keras `variables`, on any backend.
+
+    TensorFlow: `GradientTape`; torch: `torch.autograd.grad`; JAX: `jax.grad` of
+    `loss_fn` run in a `keras.StatelessScope` on the variables' values, jitted (one
+    compilation is faster than compiling every eager op of the backward). Returns
+    backend tensors, `None` where the loss does not depend on a variable (JAX gives
+    zeros there instead).
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return tape.gradient(loss, variables)
+    if backend == "torch":
+        import torch
+
+        return list(torch.autograd.grad(loss_fn(), [v.value for v in variables], allow_unused=True))
+    if backend == "jax":
+        import jax
+
+        def loss_of(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return loss_fn()
+
+        return jax.jit(jax.grad(loss_of))([v.value for v in variables])
+    raise NotImplementedError(backend)
+
+
+@pytest.fixture(name="gradients")
+def gradients_fixture():
+    """The backend-neutral `gradients(loss_fn, variables)` helper."""
+    return gradients

@@ -1,8 +1,13 @@
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from magan_keras import metrics
+
+# TensorFlow is only the reference implementation of SSIM and PSNR here (it is
+# installed on every backend); the code under test runs on KERAS_BACKEND.
+pytestmark = pytest.mark.multibackend
 
 
 def pair(seed=0, shape=(3, 24, 24, 1)):

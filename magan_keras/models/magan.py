@@ -45,7 +45,14 @@ class MAGAN(keras.Model):
     G, D and SR are updated from the same forward pass (simultaneous updates, as in
     TensorFlow's pix2pix tutorial; pix2pix's PyTorch code updates D first and then
     re-scores the fake). Losses are averaged over the global batch, so a step under a
-    `tf.distribute` strategy with `R` replicas equals a one-device step.
+    `tf.distribute` strategy with `R` replicas equals a one-device step, and so does
+    a JAX step under `keras.distribution.DataParallel`.
+
+    Every loss is computed once, backend-free, in `compute_step_losses`; the
+    gradient plumbing is a small module per backend
+    (`magan_keras.training.{tensorflow,jax,torch}_step`), so the same model trains
+    and predicts on TensorFlow, JAX and PyTorch, and a `.keras` file written under
+    one loads under the others.
 
     `fit` and `evaluate` take batches `({"images", "available", "target"}, y)` (see
     `magan_keras.data.make_dataset`) and report the loss terms and `psnr`, `ssim`,
@@ -172,8 +179,15 @@ class MAGAN(keras.Model):
         `BackupAndRestore` and `load_model` restore their state (Keras only builds
         `model.optimizer` itself).
 
+        The same call works on every backend, and each optimiser keeps its own
+        settings everywhere (different learning rates included). On TensorFlow and
+        torch `model.optimizer` is `g_optimizer`; JAX's trainer threads only
+        `model.optimizer.variables` through its functional state, so there
+        `model.optimizer` is a `jax_step.OptimizerGroup` whose variables are all
+        three optimisers' and whose `iterations` and `learning_rate` are G's.
+
         Args:
-            g_optimizer: optimiser of G (also `model.optimizer`).
+            g_optimizer: optimiser of G (also `model.optimizer` on TensorFlow and torch).
             d_optimizer: optimiser of D.
             sr_optimizer: optimiser of SR.
             **kwargs: passed to `keras.Model.compile` (`jit_compile`,
@@ -193,6 +207,10 @@ class MAGAN(keras.Model):
         for optimizer, network, _ in self._optimizer_pairs(include_sr=True):
             if not optimizer.built:
                 optimizer.build(network.trainable_variables)
+        if keras.backend.backend() == "jax":
+            from magan_keras.training.jax_step import OptimizerGroup
+
+            self.optimizer = OptimizerGroup([self.g_optimizer, self.d_optimizer, self.sr_optimizer])
 
     def _optimizer_pairs(self, include_sr=None):
         """Returns `(optimizer, network, loss name)` for each network the step updates."""
@@ -279,6 +297,15 @@ class MAGAN(keras.Model):
 
     def test_step(self, *args):
         return _backend_steps().test_step(self, *args)
+
+    def _maybe_symbolic_build(self, *args, **kwargs):
+        # Workaround for keras-team/keras#20585: under MultiWorkerMirroredStrategy the
+        # TensorFlow trainer's symbolic build reduces a PerReplica batch and fails.
+        # MAGAN builds its networks in __init__ and its optimizers in compile, so a
+        # compiled MAGAN has nothing left to build symbolically.
+        if self.built and getattr(self, "compiled", False):
+            return None
+        return super()._maybe_symbolic_build(*args, **kwargs)
 
     def fit(self, x=None, y=None, **kwargs):
         """`keras.Model.fit`; under `sr_schedule="pretrain"` SR is first fitted alone.

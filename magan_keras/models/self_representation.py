@@ -44,7 +44,9 @@ class SelfRepresentationNetwork(keras.Model):
     def call_with_features(self, inputs, training=None):
         """Returns `(reconstruction, encoder_features)` for `inputs` `[B, H, W, 1]`."""
         features = self.encoder(inputs, training=training)
-        return self.decoder(features, training=training), features
+        reconstruction = self.decoder(features, training=training)
+        # float32 outputs whatever the compute dtype (mixed precision): the losses run in float32.
+        return keras.ops.cast(reconstruction, "float32"), keras.ops.cast(features, "float32")
 
     def call(self, inputs, training=None):
         return self.call_with_features(inputs, training=training)[0]

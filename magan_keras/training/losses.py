@@ -18,7 +18,7 @@ def per_example_mean(x):
 
 def l1_loss(y_true, y_pred):
     """Per-example mean absolute error. Args: y_true, y_pred `[B, ...]`."""
-    return per_example_mean(ops.abs(y_true - y_pred))
+    return per_example_mean(ops.abs(ops.convert_to_tensor(y_true) - ops.convert_to_tensor(y_pred)))
 
 
 def adversarial_loss(logits, is_real, gan_loss="vanilla"):
@@ -32,6 +32,7 @@ def adversarial_loss(logits, is_real, gan_loss="vanilla"):
     Example:
     >>> adversarial_loss(np.zeros((1, 2, 2, 1)), True)  # -> [log 2]
     """
+    logits = ops.convert_to_tensor(logits)
     label = ops.ones_like(logits) if is_real else ops.zeros_like(logits)
     if gan_loss == "vanilla":
         return per_example_mean(ops.binary_crossentropy(label, logits, from_logits=True))
@@ -49,6 +50,7 @@ def feature_distance(student, teacher):
         student: `[B, ..., C]` generator features.
         teacher: `[B, ..., C]` SR encoder features of the ground truth.
     """
+    student, teacher = ops.convert_to_tensor(student), ops.convert_to_tensor(teacher)
     return per_example_mean(ops.square(student - ops.stop_gradient(teacher)))
 
 
@@ -63,7 +65,8 @@ def intra_loss(branch_features, teacher, available):
     Returns:
         `[B]` losses.
     """
-    teacher = ops.stop_gradient(teacher)[:, None]
+    branch_features = ops.convert_to_tensor(branch_features)
+    teacher = ops.stop_gradient(ops.convert_to_tensor(teacher))[:, None]
     per_branch = ops.mean(ops.square(branch_features - teacher), axis=(2, 3, 4))  # [B, M]
     available = ops.cast(available, per_branch.dtype)
     return ops.sum(per_branch * available, axis=1) / ops.maximum(ops.sum(available, axis=1), 1.0)

@@ -2,15 +2,7 @@
 
 import tensorflow as tf
 
-
-def unpack(data):
-    """Splits a batch `(inputs, y[, sample_weight])` into `(inputs, y)`."""
-    if not isinstance(data, (tuple, list)) or len(data) < 2:
-        raise ValueError(
-            "MAGAN expects batches (inputs, y) with inputs a dict of images/available/target; "
-            f"got {type(data).__name__}"
-        )
-    return data[0], data[1]
+from magan_keras.training.batch import unpack
 
 
 def cross_replica_mean(value):
@@ -23,6 +15,20 @@ def cross_replica_mean(value):
     if context is None or context.num_replicas_in_sync == 1:
         return value
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+def step_logs(model, results):
+    """Feeds the trackers with global values and returns the logs.
+
+    Workaround: under MultiWorkerMirroredStrategy Keras reduces every log along
+    axis 0 (`reduce_per_replica` in keras/src/backend/tensorflow/trainer.py, see
+    keras-team/keras#20585's discussion), which fails on scalars; rank-1 logs
+    reduce to the same scalar.
+    """
+    logs = model.update_trackers(results, reduce=cross_replica_mean)
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+    return logs
 
 
 def train_step(model, data):
@@ -41,11 +47,11 @@ def train_step(model, data):
     del tape
     for optimizer, gradients, variables in updates:
         optimizer.apply_gradients(zip(gradients, variables))
-    return model.update_trackers(results, reduce=cross_replica_mean)
+    return step_logs(model, results)
 
 
 def test_step(model, data):
     """Scores a batch without updating any weight; returns the logs."""
     inputs, y = unpack(data)
     results = model.compute_step_losses(inputs, y, training=False)
-    return model.update_trackers(results, reduce=cross_replica_mean)
+    return step_logs(model, results)

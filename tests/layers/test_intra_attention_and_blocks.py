@@ -4,6 +4,8 @@ import pytest
 
 from magan_keras.layers import ConvBlock, IntraModalAttention, ResidualBlock
 
+pytestmark = pytest.mark.multibackend
+
 
 def test_intra_attention_is_a_residual_channel_rescaling():
     x = np.random.default_rng(0).normal(size=(2, 6, 6, 32)).astype("float32")

@@ -4,6 +4,8 @@ import pytest
 
 from magan_keras.layers import ModalAttention
 
+pytestmark = pytest.mark.multibackend
+
 
 def features_and_mask(seed=0, batch=2, m=4, size=4, channels=8):
     rng = np.random.default_rng(seed)

@@ -5,6 +5,8 @@ import pytest
 from magan_keras.layers import IntraModalAttention, ModalAttention
 from magan_keras.models import MultiBranchGenerator, PatchDiscriminator, SelfRepresentationNetwork
 
+pytestmark = pytest.mark.multibackend
+
 
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
@@ -95,25 +97,26 @@ def test_discriminator_shape_and_config():
     assert clone.get_config() == d.get_config()
 
 
-def test_discriminator_receptive_field_is_70_pixels():
+def test_discriminator_receptive_field_is_70_pixels(gradients):
     """Gradient of the centre patch logit w.r.t. the input, through D's own convolutions.
 
     Instance norm mixes every pixel through its statistics, so the field is
     measured on the convolution stack alone (the norm has no spatial extent).
     """
-    import tensorflow as tf
-
     d = PatchDiscriminator(num_modalities=4, base_filters=4)
     inputs = discriminator_inputs(size=128)
     d(inputs)
-    x = tf.Variable(tf.random.normal((1, 128, 128, 9)))
-    with tf.GradientTape() as tape:
+    x = keras.Variable(np.random.default_rng(0).normal(size=(1, 128, 128, 9)).astype("float32"))
+
+    def centre_logit():
         h = x
         for block in d.blocks:
-            h = tf.nn.leaky_relu(block.conv(h), 0.2)
+            h = keras.ops.leaky_relu(block.conv(h), 0.2)
         logits = d.to_logits(h)
-        centre = logits[0, logits.shape[1] // 2, logits.shape[2] // 2, 0]
-    grad = tf.reduce_sum(tf.abs(tape.gradient(centre, x)), axis=(0, 3)).numpy()
+        return logits[0, logits.shape[1] // 2, logits.shape[2] // 2, 0]
+
+    (grad,) = gradients(centre_logit, [x])
+    grad = np.abs(to_numpy(grad)).sum(axis=(0, 3))
     rows = np.flatnonzero(grad.sum(axis=1) > 0)
     cols = np.flatnonzero(grad.sum(axis=0) > 0)
     assert rows.max() - rows.min() + 1 == 70

@@ -4,6 +4,8 @@ import pytest
 
 from magan_keras.training import losses
 
+pytestmark = pytest.mark.multibackend
+
 
 def value(x):
     return keras.ops.convert_to_numpy(x)
