@@ -7,7 +7,13 @@ Example:
 """
 
 from magan_keras.modalities import BRATS_MODALITIES
-from magan_keras.models import MAGAN, MultiBranchGenerator, PatchDiscriminator, SelfRepresentationNetwork
+from magan_keras.models import (
+    MAGAN,
+    MultiBranchGenerator,
+    PatchDiscriminator,
+    SelfRepresentationNetwork,
+    SingleInputGenerator,
+)
 
 __version__ = "0.1.0"
 
@@ -17,4 +23,5 @@ __all__ = [
     "MultiBranchGenerator",
     "PatchDiscriminator",
     "SelfRepresentationNetwork",
+    "SingleInputGenerator",
 ]

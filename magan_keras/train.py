@@ -34,9 +34,12 @@ HELP = {
     "modal_attention": "use modal attention (ablation switch)",
     "intra_attention": "use intra-modal attention (ablation switch)",
     "sr_supervision": "use the self-representation network (ablation switch)",
+    "generator": "multi_branch (MA-GAN) or single_input (pix2pix-style, needs --modal-attention false)",
     "sr_schedule": "joint (SR learns alongside) or pretrain (SR first, then frozen)",
     "sr_pretrain_steps": "SR steps before training under --sr-schedule pretrain",
     "learning_rate": "Adam learning rate of G, D and SR",
+    "precision": "float32, or mixed_bfloat16 (bfloat16 maths, float32 weights and losses; "
+    "1.7x faster on CPUs with AVX512_BF16 at the paper's size, see benchmarks/README.md)",
     "epochs": "epochs",
     "steps_per_epoch": "training steps per epoch",
     "batch_size": "global batch size (split over replicas)",

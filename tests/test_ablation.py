@@ -27,6 +27,9 @@ def test_variants_switch_exactly_their_parts(tmp_path):
     assert (off.modal_attention, off.intra_attention, off.sr_supervision) == (False, False, False)
     assert ablation.variant_config(base, "no_sr", 0, str(tmp_path)).modal_attention
     assert full.output_dir != off.output_dir
+    pix2pix = ablation.variant_config(base, "pix2pix", 0, str(tmp_path))
+    assert pix2pix.generator == "single_input" and full.generator == "multi_branch"
+    assert (pix2pix.modal_attention, pix2pix.intra_attention, pix2pix.sr_supervision) == (False, False, False)
 
 
 def test_aggregate_gives_mean_and_spread_over_seeds(tmp_path):

@@ -10,6 +10,8 @@ Variants:
 - `full`: MA-GAN as configured.
 - `no_modal_attention`, `no_intra_attention`, `no_sr`: one part switched off.
 - `all_off`: every part off, the branches fused by concatenation (CollaGAN-style).
+- `pix2pix`: a single-input generator (all contrasts stacked as channels, one encoder,
+  `SingleInputGenerator`), no attention, no SR: pix2pix at MA-GAN's budget.
 
 Example:
     python -m magan_keras.experiments.ablation --seeds 0 1 2 --epochs 4 --steps-per-epoch 150 \
@@ -30,6 +32,8 @@ VARIANTS = {
     "no_intra_attention": {"intra_attention": False},
     "no_sr": {"sr_supervision": False},
     "all_off": {"modal_attention": False, "intra_attention": False, "sr_supervision": False},
+    "pix2pix": {"generator": "single_input", "modal_attention": False, "intra_attention": False,
+                "sr_supervision": False},
 }
 REPORTED = ("slice_ssim", "slice_psnr", "slice_mae", "brasyn_ssim", "brasyn_psnr")
 TITLES = {
@@ -153,7 +157,7 @@ def comparison_figures(folders, variants, seeds, base, figure_dir):
     axes = figure.subplots(1, len(targets), squeeze=False)[0]
     for axis, target in zip(axes, targets):
         names = list(per_subject[target])
-        axis.boxplot([per_subject[target][n] for n in names], vert=True)
+        axis.boxplot([per_subject[target][n] for n in names])
         axis.set_xticks(range(1, len(names) + 1), names, rotation=60, ha="right", fontsize=7)
         axis.set_title(f"slice SSIM, target {target}", fontsize=9)
     figure.tight_layout()

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from magan_keras.layers import ConvBlock
+from magan_keras.models.precision import sublayers_follow
 
 
 @keras.saving.register_keras_serializable(package="magan_keras")
@@ -38,19 +39,20 @@ class PatchDiscriminator(keras.Model):
 
     def __init__(self, num_modalities=4, base_filters=64, **kwargs):
         super().__init__(**kwargs)
-        self.num_modalities = int(num_modalities)
-        self.base_filters = int(base_filters)
-        f = self.base_filters
-        self.blocks = [
-            ConvBlock(f, 4, strides=2, normalize=False, activation="leaky_relu", name="c1"),
-            ConvBlock(2 * f, 4, strides=2, activation="leaky_relu", name="c2"),
-            ConvBlock(4 * f, 4, strides=2, activation="leaky_relu", name="c3"),
-            ConvBlock(8 * f, 4, strides=1, activation="leaky_relu", name="c4"),
-        ]
-        self.to_logits = keras.layers.Conv2D(
-            1, 4, padding="same", name="logits",
-            kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
-        )
+        with sublayers_follow(self):
+            self.num_modalities = int(num_modalities)
+            self.base_filters = int(base_filters)
+            f = self.base_filters
+            self.blocks = [
+                ConvBlock(f, 4, strides=2, normalize=False, activation="leaky_relu", name="c1"),
+                ConvBlock(2 * f, 4, strides=2, activation="leaky_relu", name="c2"),
+                ConvBlock(4 * f, 4, strides=2, activation="leaky_relu", name="c3"),
+                ConvBlock(8 * f, 4, strides=1, activation="leaky_relu", name="c4"),
+            ]
+            self.to_logits = keras.layers.Conv2D(
+                1, 4, padding="same", name="logits",
+                kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+            )
 
     def call(self, inputs, training=None):
         images = ops.convert_to_tensor(inputs["images"])

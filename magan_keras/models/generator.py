@@ -6,6 +6,7 @@ from keras import ops
 from magan_keras.layers import ModalAttention
 from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
 from magan_keras.models.parts import Decoder, Encoder
+from magan_keras.models.precision import sublayers_follow
 
 
 def validate_image_size(image_size):
@@ -71,31 +72,32 @@ class MultiBranchGenerator(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        # === Config ===
-        self.modalities = validate_modalities(modalities)
-        self.image_size = validate_image_size(image_size)
-        self.base_filters = int(base_filters)
-        self.res_blocks = int(res_blocks)
-        self.modal_attention = bool(modal_attention)
-        self.intra_attention = bool(intra_attention)
-        self.gamma = float(gamma)
-        self.attention_reduction = int(attention_reduction)
-        self.pooled_attention = bool(pooled_attention)
-        # === Layers ===
-        self.encoders = [
-            Encoder(base_filters, intra_attention, attention_reduction, name=f"encoder_{m}")
-            for m in self.modalities
-        ]
-        self.attention = (
-            ModalAttention(gamma, attention_reduction, pooled=pooled_attention, name="modal_attention")
-            if modal_attention
-            else None
-        )
-        self.fusion = keras.layers.Conv2D(
-            4 * self.base_filters, 1, activation="relu", name="fusion",
-            kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
-        )
-        self.decoder = Decoder(base_filters, res_blocks, name="decoder")
+        with sublayers_follow(self):
+            # === Config ===
+            self.modalities = validate_modalities(modalities)
+            self.image_size = validate_image_size(image_size)
+            self.base_filters = int(base_filters)
+            self.res_blocks = int(res_blocks)
+            self.modal_attention = bool(modal_attention)
+            self.intra_attention = bool(intra_attention)
+            self.gamma = float(gamma)
+            self.attention_reduction = int(attention_reduction)
+            self.pooled_attention = bool(pooled_attention)
+            # === Layers ===
+            self.encoders = [
+                Encoder(base_filters, intra_attention, attention_reduction, name=f"encoder_{m}")
+                for m in self.modalities
+            ]
+            self.attention = (
+                ModalAttention(gamma, attention_reduction, pooled=pooled_attention, name="modal_attention")
+                if modal_attention
+                else None
+            )
+            self.fusion = keras.layers.Conv2D(
+                4 * self.base_filters, 1, activation="relu", name="fusion",
+                kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+            )
+            self.decoder = Decoder(base_filters, res_blocks, name="decoder")
 
     @property
     def num_modalities(self):

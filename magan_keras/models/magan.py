@@ -7,10 +7,13 @@ from magan_keras import metrics as image_metrics
 from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
 from magan_keras.models.discriminator import PatchDiscriminator
 from magan_keras.models.generator import MultiBranchGenerator, validate_image_size
+from magan_keras.models.precision import sublayers_follow
 from magan_keras.models.self_representation import SelfRepresentationNetwork
+from magan_keras.models.single_input_generator import SingleInputGenerator
 from magan_keras.training import losses as magan_losses
 
 SR_SCHEDULES = ("joint", "pretrain")
+GENERATORS = ("multi_branch", "single_input")
 
 
 def default_optimizer(name):
@@ -77,7 +80,12 @@ class MAGAN(keras.Model):
         sr_pretrain_steps: int. SR's solo steps under `"pretrain"`.
         attention_reduction: int. Bottleneck ratio of MA and RA.
         pooled_attention: bool. Size-free pooled MA variant.
-        **kwargs: base `keras.Model` arguments (`name`, ...). Anything else raises.
+        generator: `"multi_branch"` (MA-GAN's, one encoder per contrast) or
+            `"single_input"` (pix2pix-style early fusion, `SingleInputGenerator`; the
+            ablations' baseline, which needs `modal_attention=False`).
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...). Anything else
+            raises. `dtype="mixed_bfloat16"` runs G, D and SR in bfloat16 with float32
+            weights (their outputs and the losses stay float32); it is saved with the model.
 
     Example:
     >>> model = MAGAN(image_size=32, base_filters=8, res_blocks=1)
@@ -105,6 +113,7 @@ class MAGAN(keras.Model):
         sr_pretrain_steps=500,
         attention_reduction=16,
         pooled_attention=False,
+        generator="multi_branch",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -122,6 +131,14 @@ class MAGAN(keras.Model):
             raise ValueError(f"MAGAN: gan_loss must be one of {magan_losses.GAN_LOSSES}, got {gan_loss!r}")
         if sr_schedule not in SR_SCHEDULES:
             raise ValueError(f"MAGAN: sr_schedule must be one of {SR_SCHEDULES}, got {sr_schedule!r}")
+        if generator not in GENERATORS:
+            raise ValueError(f"MAGAN: generator must be one of {GENERATORS}, got {generator!r}")
+        if generator == "single_input" and modal_attention:
+            raise ValueError(
+                "MAGAN: modal attention needs one branch per contrast; "
+                "generator='single_input' needs modal_attention=False"
+            )
+        self.generator_kind = generator
         self.gan_loss = gan_loss
         self.modal_attention = bool(modal_attention)
         self.intra_attention = bool(intra_attention)
@@ -130,37 +147,45 @@ class MAGAN(keras.Model):
         self.sr_pretrain_steps = int(sr_pretrain_steps)
         self.attention_reduction = int(attention_reduction)
         self.pooled_attention = bool(pooled_attention)
-        # === Networks ===
-        self.generator = MultiBranchGenerator(
-            self.modalities, self.image_size, self.base_filters, self.res_blocks,
-            modal_attention=self.modal_attention, intra_attention=self.intra_attention,
-            gamma=self.gamma, attention_reduction=self.attention_reduction,
-            pooled_attention=self.pooled_attention, name="generator",
-        )
-        self.discriminator = PatchDiscriminator(
-            len(self.modalities), self.discriminator_filters, name="discriminator"
-        )
-        self.self_representation = (
-            SelfRepresentationNetwork(
-                self.image_size, self.base_filters, self.res_blocks, name="self_representation"
+        # === Networks (with the model's dtype policy, which `load_model` restores) ===
+        with sublayers_follow(self):
+            if generator == "single_input":
+                self.generator = SingleInputGenerator(
+                    self.modalities, self.image_size, self.base_filters, self.res_blocks,
+                    intra_attention=self.intra_attention, attention_reduction=self.attention_reduction,
+                    name="generator",
+                )
+            else:
+                self.generator = MultiBranchGenerator(
+                    self.modalities, self.image_size, self.base_filters, self.res_blocks,
+                    modal_attention=self.modal_attention, intra_attention=self.intra_attention,
+                    gamma=self.gamma, attention_reduction=self.attention_reduction,
+                    pooled_attention=self.pooled_attention, name="generator",
+                )
+            self.discriminator = PatchDiscriminator(
+                len(self.modalities), self.discriminator_filters, name="discriminator"
             )
-            if self.sr_supervision
-            else None
-        )
-        self.generator.build_on_zeros()
-        self.discriminator.build_on_zeros(self.image_size)
-        if self.self_representation is not None:
-            self.self_representation.build_on_zeros()
-        self.sr_pretrained = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, name="sr_pretrained"
-        )
-        # === Trackers ===
-        names = ["g_loss", "g_l1", "g_gan", "d_loss"]
-        if self.sr_supervision:
-            names += ["g_intra", "g_inter", "sr_loss"]
-        names += ["psnr", "ssim", "mae"]
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
-        self.built = True
+            self.self_representation = (
+                SelfRepresentationNetwork(
+                    self.image_size, self.base_filters, self.res_blocks, name="self_representation"
+                )
+                if self.sr_supervision
+                else None
+            )
+            self.generator.build_on_zeros()
+            self.discriminator.build_on_zeros(self.image_size)
+            if self.self_representation is not None:
+                self.self_representation.build_on_zeros()
+            self.sr_pretrained = self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name="sr_pretrained"
+            )
+            # === Trackers ===
+            names = ["g_loss", "g_l1", "g_gan", "d_loss"]
+            if self.sr_supervision:
+                names += ["g_intra", "g_inter", "sr_loss"]
+            names += ["psnr", "ssim", "mae"]
+            self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+            self.built = True
 
     # === Training ===
     @property
@@ -270,7 +295,8 @@ class MAGAN(keras.Model):
         results.update(
             magan_losses.generator_losses(
                 y, synthesis, fake_logits, outputs["branch_features"], outputs["fused_features"],
-                teacher, inputs["available"], lambda_l1=self.lambda_l1, alpha=self.alpha,
+                teacher, outputs.get("branch_available", inputs["available"]),
+                lambda_l1=self.lambda_l1, alpha=self.alpha,
                 beta=self.beta, gan_loss=self.gan_loss,
             )
         )
@@ -362,6 +388,7 @@ class MAGAN(keras.Model):
             sr_pretrain_steps=self.sr_pretrain_steps,
             attention_reduction=self.attention_reduction,
             pooled_attention=self.pooled_attention,
+            generator=self.generator_kind,
         )
         return config
 

@@ -4,6 +4,7 @@ import keras
 
 from magan_keras.models.generator import validate_image_size
 from magan_keras.models.parts import Decoder, Encoder
+from magan_keras.models.precision import sublayers_follow
 
 
 @keras.saving.register_keras_serializable(package="magan_keras")
@@ -35,11 +36,12 @@ class SelfRepresentationNetwork(keras.Model):
 
     def __init__(self, image_size=256, base_filters=64, res_blocks=6, **kwargs):
         super().__init__(**kwargs)
-        self.image_size = validate_image_size(image_size)
-        self.base_filters = int(base_filters)
-        self.res_blocks = int(res_blocks)
-        self.encoder = Encoder(base_filters, intra_attention=False, name="encoder")
-        self.decoder = Decoder(base_filters, res_blocks, name="decoder")
+        with sublayers_follow(self):
+            self.image_size = validate_image_size(image_size)
+            self.base_filters = int(base_filters)
+            self.res_blocks = int(res_blocks)
+            self.encoder = Encoder(base_filters, intra_attention=False, name="encoder")
+            self.decoder = Decoder(base_filters, res_blocks, name="decoder")
 
     def call_with_features(self, inputs, training=None):
         """Returns `(reconstruction, encoder_features)` for `inputs` `[B, H, W, 1]`."""

@@ -14,6 +14,8 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 STRATEGIES = ("auto", "mirrored", "one_device", "multi_worker")
 SCENARIOS = ("one_missing", "random_missing")
+GENERATORS = ("multi_branch", "single_input")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclasses.dataclass
@@ -54,9 +56,11 @@ class TrainConfig:
     modal_attention: bool = True
     intra_attention: bool = True
     sr_supervision: bool = True
+    generator: str = "multi_branch"
     sr_schedule: str = "joint"
     sr_pretrain_steps: int = 200
     learning_rate: float = 2e-4
+    precision: str = "float32"
     # === Schedule ===
     epochs: int = 8
     steps_per_epoch: int = 150
@@ -104,6 +108,12 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.gan_loss not in ("vanilla", "lsgan"):
             raise ValueError(f"gan_loss must be 'vanilla' or 'lsgan', got {self.gan_loss!r}")
+        if self.generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {GENERATORS}, got {self.generator!r}")
+        if self.generator == "single_input" and self.modal_attention:
+            raise ValueError("generator single_input (pix2pix-style) needs modal_attention false")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.sr_schedule not in ("joint", "pretrain"):
             raise ValueError(f"sr_schedule must be 'joint' or 'pretrain', got {self.sr_schedule!r}")
         if self.data_dir is not None and self.dataset is not None:
@@ -180,5 +190,6 @@ class TrainConfig:
         keys = (
             "image_size", "base_filters", "res_blocks", "gamma", "alpha", "beta", "lambda_l1", "gan_loss",
             "modal_attention", "intra_attention", "sr_supervision", "sr_schedule", "sr_pretrain_steps",
+            "generator",
         )
         return {key: getattr(self, key) for key in keys}

@@ -161,10 +161,15 @@ def make_datasets(config, splits):
 
 
 def build_model(config, strategy=None):
-    """Creates and compiles MAGAN for `config` inside `strategy`'s scope (if any)."""
+    """Creates and compiles MAGAN for `config` inside `strategy`'s scope (if any).
+
+    `config.precision="mixed_bfloat16"` builds every layer with bfloat16 maths and
+    float32 weights; G, D and SR return float32, so the losses stay float32 (no loss
+    scaling is needed for bfloat16).
+    """
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        model = MAGAN(**config.model_kwargs())
+        model = MAGAN(**config.model_kwargs(), dtype=config.precision)
         model.compile(**{
             f"{part}_optimizer": keras.optimizers.Adam(config.learning_rate, beta_1=0.5, name=f"{part}_adam")
             for part in ("g", "d", "sr")

@@ -44,6 +44,8 @@ def test_unknown_config_key_stops_before_any_work(tmp_path, capsys):
         (["--epochs", "0"], "epochs"),
         (["--sr-schedule", "never"], "sr_schedule"),
         (["--augment", "maybe"], "augment"),
+        (["--generator", "unet"], "generator"),
+        (["--generator", "single_input"], "modal_attention"),
     ],
 )
 def test_bad_values_stop_with_a_message(argv, message, tmp_path, capsys):
