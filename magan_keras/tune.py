@@ -24,6 +24,7 @@ import csv
 import dataclasses
 import json
 import math
+import numbers
 import os
 import shutil
 import signal
@@ -493,9 +494,10 @@ def best_config_values(settings, best_values):
 def _toml_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
+    if isinstance(value, numbers.Integral):  # NumPy integers too
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        value = float(value)  # a NumPy float's repr is "np.float64(...)", not TOML
         return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
     return json.dumps(str(value))
 

@@ -48,6 +48,21 @@ def write_space(path, hyperparameters):
 
 
 # === Search spaces and options (no training) ===
+def test_best_config_is_valid_toml_with_numpy_values(tmp_path):
+    import tomllib
+
+    import numpy as np
+
+    from magan_keras.training.config import TrainConfig
+
+    # KerasTuner's Bayesian oracle hands back NumPy floats; their repr is not TOML.
+    config = TrainConfig.from_dict({"gamma": np.float64(0.25), "epochs": np.int64(3)})
+    assert type(config.gamma) is float and type(config.epochs) is int
+    text = "\n".join(f"{k} = {tune._toml_value(v)}" for k, v in
+                     {"gamma": np.float64(0.25), "alpha": 1e-3, "epochs": np.int64(3), "target": "t2"}.items())
+    assert tomllib.loads(text) == {"gamma": 0.25, "alpha": 1e-3, "epochs": 3, "target": "t2"}
+
+
 def test_builtin_spaces_load_by_name():
     assert set(search_space.builtin_space_names()) >= {"paper", "extended"}
     paper = search_space.load_space("paper")

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+import numbers
 import os
 
 from magan_keras.modalities import BRATS_MODALITIES
@@ -149,8 +150,10 @@ class TrainConfig:
         types = cls.field_types()
         cleaned = {}
         for key, value in values.items():
-            if types[key] is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
+            if types[key] is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = float(value)  # also turns NumPy scalars (KerasTuner's values) into floats
+            elif types[key] is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                value = int(value)
             if types[key] is bool and not isinstance(value, bool):
                 raise ValueError(f"{key} must be true or false, got {value!r}")
             cleaned[key] = value
