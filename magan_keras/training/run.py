@@ -19,7 +19,6 @@ from magan_keras.models import MAGAN
 from magan_keras.modalities import BRATS_MODALITIES
 from magan_keras.training import callbacks as run_callbacks
 from magan_keras.training import plots
-from magan_keras.training.config import TrainConfig
 from magan_keras.training.distribution import is_chief, make_strategy
 
 CONFIG_FILE = "config.json"
