@@ -115,11 +115,7 @@ class MultiBranchGenerator(keras.Model):
             `[B, M, h, w, 4F]` (Conv3 + RA of each branch, zero where missing) and
             `fused_features` `[B, h, w, 4F]` (after MA and the 1x1 fusion conv).
         """
-        images = ops.convert_to_tensor(inputs["images"])
-        available = ops.cast(ops.convert_to_tensor(inputs["available"]), images.dtype)
-        target = ops.cast(ops.convert_to_tensor(inputs["target"]), images.dtype)
-        images = images * available[:, None, None, :]
-        target_planes = ops.broadcast_to(target[:, None, None, :], ops.shape(images))
+        images, available, target_planes = masked_inputs(inputs)
         branches = [
             encoder(ops.concatenate([images[..., k : k + 1], target_planes], axis=-1), training=training)
             for k, encoder in enumerate(self.encoders)
@@ -167,6 +163,29 @@ class MultiBranchGenerator(keras.Model):
             pooled_attention=self.pooled_attention,
         )
         return config
+
+
+def masked_inputs(inputs):
+    """The generator's view of a batch: missing contrasts zeroed, the target as planes.
+
+    Args:
+        inputs: dict with `images` `[B, H, W, M]`, `available` `[B, M]`, `target` `[B, M]`.
+
+    Returns:
+        `(images, available, target_planes)`: `images` with missing contrasts set to 0,
+        `available` in the images' dtype, and the one-hot target broadcast to `[B, H, W, M]`.
+
+    Example:
+    >>> images, available, planes = masked_inputs(example_inputs(1, 16, 4))
+    >>> planes.shape
+    (1, 16, 16, 4)
+    """
+    images = ops.convert_to_tensor(inputs["images"])
+    available = ops.cast(ops.convert_to_tensor(inputs["available"]), images.dtype)
+    target = ops.cast(ops.convert_to_tensor(inputs["target"]), images.dtype)
+    images = images * available[:, None, None, :]
+    target_planes = ops.broadcast_to(target[:, None, None, :], ops.shape(images))
+    return images, available, target_planes
 
 
 def example_inputs(batch_size, image_size, num_modalities):

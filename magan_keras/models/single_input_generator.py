@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
-from magan_keras.models.generator import example_inputs, validate_image_size
+from magan_keras.models.generator import example_inputs, masked_inputs, validate_image_size
 from magan_keras.models.parts import Decoder, Encoder
 from magan_keras.models.precision import sublayers_follow
 
@@ -82,11 +82,7 @@ class SingleInputGenerator(keras.Model):
             (the encoder's output), `branch_available` `[B, 1]` (ones) and
             `fused_features` `[B, h, w, 4F]`.
         """
-        images = ops.convert_to_tensor(inputs["images"])
-        available = ops.cast(ops.convert_to_tensor(inputs["available"]), images.dtype)
-        target = ops.cast(ops.convert_to_tensor(inputs["target"]), images.dtype)
-        images = images * available[:, None, None, :]
-        target_planes = ops.broadcast_to(target[:, None, None, :], ops.shape(images))
+        images, available, target_planes = masked_inputs(inputs)
         encoded = self.encoder(ops.concatenate([images, target_planes], axis=-1), training=training)
         fused = self.fusion(encoded)
         synthesis = self.decoder(fused, training=training)
