@@ -30,6 +30,8 @@ import time
 
 import numpy as np
 
+from benchmarks.model_configs import parse_config
+
 BACKENDS = ("tensorflow", "jax", "torch")
 RESULT_PREFIX = "RESULT "
 
@@ -69,7 +71,7 @@ def measure(image_size, base_filters, res_blocks, batch_size, steps, warmup):
 
 def run_backend(backend, config, steps, warmup):
     """Runs `measure` under `backend` in a fresh process; returns its dict."""
-    size, filters, blocks, batch = config
+    _, size, filters, blocks, batch = config
     command = [
         sys.executable, "-m", "benchmarks.backend_throughput", "--worker",
         "--configs", f"{size}:{filters}:{blocks}:{batch}", "--steps", str(steps), "--warmup", str(warmup),
@@ -83,20 +85,10 @@ def run_backend(backend, config, steps, warmup):
     return json.loads(lines[-1][len(RESULT_PREFIX):])
 
 
-def parse_config(text):
-    try:
-        values = tuple(int(v) for v in text.split(":"))
-    except ValueError:
-        values = ()
-    if len(values) != 4:
-        raise argparse.ArgumentTypeError(f"expected SIZE:FILTERS:BLOCKS:BATCH, got {text!r}")
-    return values
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--configs", type=parse_config, nargs="+", default=[(64, 16, 2, 4)])
+    parser.add_argument("--configs", type=parse_config, nargs="+", default=[parse_config("64:16:2:4")])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -107,7 +99,7 @@ def main(argv=None):
     """Prints examples/s per backend and configuration, and the ratio to TensorFlow."""
     args = parse_args(argv)
     if args.worker:
-        print(RESULT_PREFIX + json.dumps(measure(*args.configs[0], args.steps, args.warmup)), flush=True)
+        print(RESULT_PREFIX + json.dumps(measure(*args.configs[0][1:], args.steps, args.warmup)), flush=True)
         return
     print(
         f"{'size':>4} {'F':>3} {'blocks':>6} {'batch':>5} {'backend':>10} {'jit':>5} {'s/step':>7} "
@@ -119,7 +111,7 @@ def main(argv=None):
         for r in rows:
             ratio = f"{r['examples_per_second'] / reference:6.2f}" if reference else f"{'-':>6}"
             print(
-                f"{config[0]:>4} {config[1]:>3} {config[2]:>6} {config[3]:>5} {r['backend']:>10} "
+                f"{config[1]:>4} {config[2]:>3} {config[3]:>6} {config[4]:>5} {r['backend']:>10} "
                 f"{str(r['jit_compile']):>5} {r['seconds_per_step']:>7.3f} {r['examples_per_second']:>10.2f} "
                 f"{ratio} {r['setup_seconds']:>7.1f}",
                 flush=True,

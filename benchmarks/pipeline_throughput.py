@@ -34,6 +34,8 @@ import time
 
 import numpy as np
 
+from benchmarks.model_configs import parse_config
+
 
 def fake_split(num_examples, size, seed=0):
     """A tf.data split of `num_examples` random slices [size, size, 4] with a disc-shaped brain."""
@@ -82,12 +84,6 @@ def parse_args(argv):
     if min(args.replicas) < 1:
         parser.error("--replicas must be >= 1")
     return args
-
-
-def parse_config(text):
-    from benchmarks import train_step
-
-    return train_step.parse_config(text)
 
 
 def compare_with_steps(args):

@@ -35,6 +35,8 @@ import time
 
 import numpy as np
 
+from benchmarks.model_configs import parse_config_without_batch
+
 SHAPE = (240, 240, 155)
 CONTRASTS = ("t1", "t1ce", "t2", "flair")
 
@@ -122,31 +124,14 @@ def run_once(generator, files, out_dir, batch_size):
     return time.perf_counter() - start, timings
 
 
-def parse_config(text):
-    if text == "paper":
-        return ("paper", 256, 64, 6)
-    if text == "default":
-        from magan_keras.training.config import TrainConfig
-
-        config = TrainConfig()
-        return ("default", config.image_size, config.base_filters, config.res_blocks)
-    try:
-        values = tuple(int(v) for v in text.split(":"))
-    except ValueError:
-        values = ()
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"expected paper, default or SIZE:FILTERS:BLOCKS, got {text!r}")
-    return (text,) + values
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", type=parse_config, nargs="+", default=None)
+    parser.add_argument("--configs", type=parse_config_without_batch, nargs="+", default=None)
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
-    args.configs = args.configs or [parse_config("default"), parse_config("paper")]
+    args.configs = args.configs or [parse_config_without_batch("default"), parse_config_without_batch("paper")]
     return args
 
 

@@ -51,33 +51,12 @@ import subprocess
 import sys
 import time
 
+from benchmarks.model_configs import parse_config
+
 RESULT_PREFIX = "RESULT "
-NAMED_CONFIGS = {"paper": (256, 64, 6, 2)}
 OPTION_KEYS = {
     "jit": "false", "spe": "1", "precision": "float32", "inter_op": "0", "kernels": "fast", "replicas": "1",
 }
-
-
-def default_config():
-    """`(image_size, base_filters, res_blocks, batch_size)` of `TrainConfig()`."""
-    from magan_keras.training.config import TrainConfig
-
-    config = TrainConfig()
-    return (config.image_size, config.base_filters, config.res_blocks, config.batch_size)
-
-
-def parse_config(text):
-    if text == "default":
-        return ("default",) + default_config()
-    if text in NAMED_CONFIGS:
-        return (text,) + NAMED_CONFIGS[text]
-    try:
-        values = tuple(int(v) for v in text.split(":"))
-    except ValueError:
-        values = ()
-    if len(values) != 4:
-        raise argparse.ArgumentTypeError(f"expected paper, default or SIZE:FILTERS:BLOCKS:BATCH, got {text!r}")
-    return (text,) + values
 
 
 def parse_options(text):
