@@ -38,6 +38,7 @@ HELP = {
     "sr_schedule": "joint (SR learns alongside) or pretrain (SR first, then frozen)",
     "sr_pretrain_steps": "SR steps before training under --sr-schedule pretrain",
     "learning_rate": "Adam learning rate of G, D and SR",
+    "lr_decay": "none (constant rate) or linear (pix2pix: constant for the first half of the steps, then linearly to zero)",
     "precision": "float32, or mixed_bfloat16 (bfloat16 maths, float32 weights and losses; "
     "1.7x faster on CPUs with AVX512_BF16 at the paper's size, see benchmarks/README.md)",
     "epochs": "epochs",

@@ -47,7 +47,7 @@ def test_aggregate_gives_mean_and_spread_over_seeds(tmp_path):
 
 
 @pytest.mark.slow
-def test_study_end_to_end_writes_the_results_page(tmp_path):
+def test_study_end_to_end_writes_the_results_page(tmp_path, capsys):
     page = tmp_path / "docs" / "results.md"
     argv = [
         "--variants", "full", "all_off", "--seeds", "0", "1", "--image-size", "32", "--base-filters", "4",
@@ -64,4 +64,13 @@ def test_study_end_to_end_writes_the_results_page(tmp_path):
     # A second call reuses the finished runs instead of training again.
     before = os.path.getmtime(tmp_path / "study" / "full" / "seed0" / "model.keras")
     assert ablation.main(argv) == 0
+    assert os.path.getmtime(tmp_path / "study" / "full" / "seed0" / "model.keras") == before
+    # Finished runs of another configuration (a changed default, another option) are refused, not
+    # silently mixed into the table; the page and the runs stay as they were.
+    page_before = page.read_text()
+    capsys.readouterr()
+    assert ablation.main(argv + ["--lambda-l1", "50"]) == 2
+    error = capsys.readouterr().err
+    assert str(tmp_path / "study" / "full" / "seed0") in error and "lambda_l1" in error
+    assert page.read_text() == page_before
     assert os.path.getmtime(tmp_path / "study" / "full" / "seed0" / "model.keras") == before

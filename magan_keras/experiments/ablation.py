@@ -20,6 +20,7 @@ Example:
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import sys
@@ -49,7 +50,7 @@ def variant_config(base, variant, seed, output_dir):
 
 def run_study(base, variants, seeds, output_dir, verbose=2):
     """Trains (or reuses) every variant x seed; returns `{(variant, seed): run folder}`."""
-    from magan_keras.training.run import FINISHED_FILE, train
+    from magan_keras.training.run import CONFIG_FILE, FINISHED_FILE, RunFolderError, config_differences, train
 
     folders = {}
     total = len(variants) * len(seeds)
@@ -57,6 +58,13 @@ def run_study(base, variants, seeds, output_dir, verbose=2):
         config = variant_config(base, variant, seed, output_dir)
         folder = os.path.abspath(config.output_dir)
         if os.path.exists(os.path.join(folder, FINISHED_FILE)):
+            with open(os.path.join(folder, CONFIG_FILE)) as f:
+                differing = config_differences(json.load(f), config)
+            if differing:
+                raise RunFolderError(
+                    f"{folder} holds a finished {variant} seed {seed} run with another configuration "
+                    f"(saved vs requested: {differing}); choose another --output-dir or remove that folder"
+                )
             print(f"[{index + 1}/{total}] {variant} seed {seed}: finished earlier, reused", flush=True)
         else:
             print(f"[{index + 1}/{total}] {variant} seed {seed}: training", flush=True)
@@ -201,6 +209,7 @@ def write_results_page(path, command, base, variants, seeds, table, figures, dis
 def main(argv=None):
     """Runs the ablation study; returns the exit code."""
     from magan_keras.train import add_config_options, config_from_args
+    from magan_keras.training.run import RunFolderError
 
     parser = argparse.ArgumentParser(prog="python -m magan_keras.experiments.ablation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="TOML or JSON file of training options")
@@ -220,7 +229,11 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     output_dir = base.output_dir
-    folders = run_study(base, study["variants"], study["seeds"], output_dir)
+    try:
+        folders = run_study(base, study["variants"], study["seeds"], output_dir)
+    except RunFolderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     table = aggregate(folders)
     figures = comparison_figures(folders, study["variants"], study["seeds"], base, os.path.join(output_dir, "figures"))
     page = study["results_page"] or os.path.join(output_dir, "results.md")

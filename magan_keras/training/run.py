@@ -20,6 +20,7 @@ from magan_keras.modalities import BRATS_MODALITIES
 from magan_keras.training import callbacks as run_callbacks
 from magan_keras.training import plots
 from magan_keras.training.distribution import is_chief, make_strategy
+from magan_keras.training.schedules import learning_rate_for
 
 CONFIG_FILE = "config.json"
 FINISHED_FILE = "report.md"
@@ -60,6 +61,17 @@ def run_paths(output_dir):
     }
 
 
+def config_differences(saved, config):
+    """`{field: (saved value, requested value)}` where a run folder's saved config differs from `config`.
+
+    Args:
+        saved: the dict in a run folder's `config.json` (a field it lacks counts as None,
+            so a run from before a field existed differs from any value of it).
+        config: the requested `TrainConfig`; `overwrite` is not compared.
+    """
+    return {k: (saved.get(k), v) for k, v in config.to_dict().items() if k != "overwrite" and saved.get(k) != v}
+
+
 def prepare_run_folder(config):
     """Checks the output folder before any work and writes the config into it.
 
@@ -87,10 +99,7 @@ def prepare_run_folder(config):
                 "or choose another --output-dir"
             )
         else:
-            differing = {
-                k: (saved.get(k), v) for k, v in config.to_dict().items()
-                if k != "overwrite" and saved.get(k) != v
-            }
+            differing = config_differences(saved, config)
             if differing:
                 raise RunFolderError(
                     f"output_dir {output_dir} holds an unfinished run with another configuration "
@@ -170,7 +179,7 @@ def build_model(config, strategy=None):
     with scope:
         model = MAGAN(**config.model_kwargs(), dtype=config.precision)
         model.compile(**{
-            f"{part}_optimizer": keras.optimizers.Adam(config.learning_rate, beta_1=0.5, name=f"{part}_adam")
+            f"{part}_optimizer": keras.optimizers.Adam(learning_rate_for(config), beta_1=0.5, name=f"{part}_adam")
             for part in ("g", "d", "sr")
         })
     return model

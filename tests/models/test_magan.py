@@ -22,10 +22,13 @@ def weights_of(network):
 
 
 def test_l1_falls_by_half_within_a_few_dozen_steps(tiny_batch, tiny_model_kwargs):
+    # Seeded: after 40 steps the ratio ranged 0.32-0.54 over five initialisations
+    # (torch's seed 1 failed CI); after 60 it was 0.19-0.34 on all three backends.
+    keras.utils.set_random_seed(0)
     model = MAGAN(**tiny_model_kwargs)
     model.compile()
     first = model.evaluate(*tiny_batch, verbose=0, return_dict=True)["g_l1"]
-    model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=40, verbose=0)
+    model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=60, verbose=0)
     last = model.evaluate(*tiny_batch, verbose=0, return_dict=True)["g_l1"]
     assert last < 0.5 * first, (first, last)
 
