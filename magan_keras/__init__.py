@@ -15,10 +15,15 @@ from magan_keras.models import (
     SingleInputGenerator,
 )
 
+# Registers the training command's learning-rate schedule, so that `import magan_keras` is
+# all `keras.saving.load_model` needs for a model the training command saved.
+from magan_keras.training.schedules import HoldThenLinearDecay
+
 __version__ = "0.1.0"
 
 __all__ = [
     "BRATS_MODALITIES",
+    "HoldThenLinearDecay",
     "MAGAN",
     "MultiBranchGenerator",
     "PatchDiscriminator",

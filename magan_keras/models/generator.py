@@ -29,6 +29,14 @@ class MultiBranchGenerator(keras.Model):
     Inputs of missing contrasts are zeroed again inside the model, so a missing
     contrast's pixels can never reach the output.
 
+    `decoder_skip=True` (off by default; not in the paper) adds a full-resolution
+    path: each branch's Conv1 features (missing ones zero) are concatenated, fused by
+    a 1x1 convolution to `F` channels with ReLU and concatenated to `uF`'s output
+    before `c7s1-1`, as a U-Net skip does. It exists because, on the phantom, the
+    4x-downsampled ResNet generator loses fine texture that SSIM rewards
+    (docs/results.md); it adds `M*F*F + F` weights and leaves MA, RA and the SR
+    features unchanged.
+
     Args:
         modalities: sequence of str. Contrast names in channel order.
         image_size: int. Height and width of the input (the dense MA depends on it).
@@ -39,6 +47,7 @@ class MultiBranchGenerator(keras.Model):
         gamma: float in [0, 1]. MA's Eq. 2 trade-off.
         attention_reduction: int. Bottleneck ratio of MA's `W1` and RA's squeeze.
         pooled_attention: bool. Size-free pooled MA variant.
+        decoder_skip: bool. Full-resolution skip from the branches' Conv1 to the decoder.
         **kwargs: base `keras.Model` arguments.
 
     Call arguments:
@@ -69,6 +78,7 @@ class MultiBranchGenerator(keras.Model):
         gamma=0.5,
         attention_reduction=16,
         pooled_attention=False,
+        decoder_skip=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -83,9 +93,11 @@ class MultiBranchGenerator(keras.Model):
             self.gamma = float(gamma)
             self.attention_reduction = int(attention_reduction)
             self.pooled_attention = bool(pooled_attention)
+            self.decoder_skip = bool(decoder_skip)
             # === Layers ===
             self.encoders = [
-                Encoder(base_filters, intra_attention, attention_reduction, name=f"encoder_{m}")
+                Encoder(base_filters, intra_attention, attention_reduction, return_skip=self.decoder_skip,
+                        name=f"encoder_{m}")
                 for m in self.modalities
             ]
             self.attention = (
@@ -97,7 +109,15 @@ class MultiBranchGenerator(keras.Model):
                 4 * self.base_filters, 1, activation="relu", name="fusion",
                 kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
             )
-            self.decoder = Decoder(base_filters, res_blocks, name="decoder")
+            self.skip_fusion = (
+                keras.layers.Conv2D(
+                    self.base_filters, 1, activation="relu", name="skip_fusion",
+                    kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+                )
+                if self.decoder_skip
+                else None
+            )
+            self.decoder = Decoder(base_filters, res_blocks, skip_connection=self.decoder_skip, name="decoder")
 
     @property
     def num_modalities(self):
@@ -120,6 +140,10 @@ class MultiBranchGenerator(keras.Model):
             encoder(ops.concatenate([images[..., k : k + 1], target_planes], axis=-1), training=training)
             for k, encoder in enumerate(self.encoders)
         ]
+        skips = None
+        if self.decoder_skip:
+            skips = [skip for _, skip in branches]
+            branches = [features for features, _ in branches]
         stacked = ops.stack(branches, axis=1)  # [B, M, h, w, C]
         branch_mask = ops.cast(available, stacked.dtype)[:, :, None, None, None]
         branch_features = stacked * branch_mask
@@ -133,7 +157,13 @@ class MultiBranchGenerator(keras.Model):
             (shape[0], shape[2], shape[3], shape[1] * shape[4]),
         )
         fused = self.fusion(merged)
-        synthesis = self.decoder(fused, training=training)
+        if skips is None:
+            synthesis = self.decoder(fused, training=training)
+        else:
+            skip_mask = ops.cast(available, skips[0].dtype)
+            masked = [skip * skip_mask[:, k, None, None, None] for k, skip in enumerate(skips)]
+            skip = self.skip_fusion(ops.concatenate(masked, axis=-1))
+            synthesis = self.decoder([fused, skip], training=training)
         # float32 outputs whatever the compute dtype (mixed precision): the losses run in float32.
         return {
             "synthesis": ops.cast(synthesis, "float32"),
@@ -161,6 +191,7 @@ class MultiBranchGenerator(keras.Model):
             gamma=self.gamma,
             attention_reduction=self.attention_reduction,
             pooled_attention=self.pooled_attention,
+            decoder_skip=self.decoder_skip,
         )
         return config
 

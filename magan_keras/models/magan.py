@@ -83,6 +83,9 @@ class MAGAN(keras.Model):
         generator: `"multi_branch"` (MA-GAN's, one encoder per contrast) or
             `"single_input"` (pix2pix-style early fusion, `SingleInputGenerator`; the
             ablations' baseline, which needs `modal_attention=False`).
+        decoder_skip: bool. Full-resolution skip from the branches' Conv1 to the
+            decoder (off by default; not in the paper; `MultiBranchGenerator` explains it).
+            Multi-branch generator only.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...). Anything else
             raises. `dtype="mixed_bfloat16"` runs G, D and SR in bfloat16 with float32
             weights (their outputs and the losses stay float32); it is saved with the model.
@@ -114,6 +117,7 @@ class MAGAN(keras.Model):
         attention_reduction=16,
         pooled_attention=False,
         generator="multi_branch",
+        decoder_skip=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -133,6 +137,8 @@ class MAGAN(keras.Model):
             raise ValueError(f"MAGAN: sr_schedule must be one of {SR_SCHEDULES}, got {sr_schedule!r}")
         if generator not in GENERATORS:
             raise ValueError(f"MAGAN: generator must be one of {GENERATORS}, got {generator!r}")
+        if generator == "single_input" and decoder_skip:
+            raise ValueError("MAGAN: decoder_skip needs generator='multi_branch'")
         if generator == "single_input" and modal_attention:
             raise ValueError(
                 "MAGAN: modal attention needs one branch per contrast; "
@@ -147,6 +153,7 @@ class MAGAN(keras.Model):
         self.sr_pretrain_steps = int(sr_pretrain_steps)
         self.attention_reduction = int(attention_reduction)
         self.pooled_attention = bool(pooled_attention)
+        self.decoder_skip = bool(decoder_skip)
         # === Networks (with the model's dtype policy, which `load_model` restores) ===
         with sublayers_follow(self):
             if generator == "single_input":
@@ -160,7 +167,8 @@ class MAGAN(keras.Model):
                     self.modalities, self.image_size, self.base_filters, self.res_blocks,
                     modal_attention=self.modal_attention, intra_attention=self.intra_attention,
                     gamma=self.gamma, attention_reduction=self.attention_reduction,
-                    pooled_attention=self.pooled_attention, name="generator",
+                    pooled_attention=self.pooled_attention, decoder_skip=self.decoder_skip,
+                    name="generator",
                 )
             self.discriminator = PatchDiscriminator(
                 len(self.modalities), self.discriminator_filters, name="discriminator"
@@ -389,6 +397,7 @@ class MAGAN(keras.Model):
             attention_reduction=self.attention_reduction,
             pooled_attention=self.pooled_attention,
             generator=self.generator_kind,
+            decoder_skip=self.decoder_skip,
         )
         return config
 

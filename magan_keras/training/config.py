@@ -66,6 +66,7 @@ class TrainConfig:
     intra_attention: bool = True
     sr_supervision: bool = True
     generator: str = "multi_branch"
+    decoder_skip: bool = False
     sr_schedule: str = "joint"
     sr_pretrain_steps: int = 200
     learning_rate: float = 1e-3
@@ -120,6 +121,10 @@ class TrainConfig:
             raise ValueError(f"gan_loss must be 'vanilla' or 'lsgan', got {self.gan_loss!r}")
         if self.generator not in GENERATORS:
             raise ValueError(f"generator must be one of {GENERATORS}, got {self.generator!r}")
+        if not isinstance(self.decoder_skip, bool):
+            raise ValueError(f"decoder_skip must be true or false, got {self.decoder_skip!r}")
+        if self.generator == "single_input" and self.decoder_skip:
+            raise ValueError("decoder_skip needs generator multi_branch")
         if self.generator == "single_input" and self.modal_attention:
             raise ValueError("generator single_input (pix2pix-style) needs modal_attention false")
         if self.precision not in PRECISIONS:
@@ -204,6 +209,6 @@ class TrainConfig:
         keys = (
             "image_size", "base_filters", "res_blocks", "gamma", "alpha", "beta", "lambda_l1", "gan_loss",
             "modal_attention", "intra_attention", "sr_supervision", "sr_schedule", "sr_pretrain_steps",
-            "generator",
+            "generator", "decoder_skip",
         )
         return {key: getattr(self, key) for key in keys}

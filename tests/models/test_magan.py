@@ -139,6 +139,7 @@ def test_least_squares_gan_trains(tiny_batch, tiny_model_kwargs):
         {"lambda_l1": float("nan")},
         {"generator": "unet"},
         {"generator": "single_input"},  # modal attention needs one branch per contrast
+        {"generator": "single_input", "modal_attention": False, "decoder_skip": True},
     ],
 )
 def test_unknown_or_bad_options_raise(kwargs, tiny_model_kwargs):

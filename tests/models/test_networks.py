@@ -35,9 +35,10 @@ def test_generator_shapes_range_and_features(tiny_batch):
     assert np.all(branch[missing] == 0)
 
 
-def test_generator_ignores_missing_contrast_pixels(tiny_batch):
+@pytest.mark.parametrize("decoder_skip", [False, True])
+def test_generator_ignores_missing_contrast_pixels(tiny_batch, decoder_skip):
     inputs, _ = tiny_batch
-    g = MultiBranchGenerator(image_size=32, base_filters=4, res_blocks=1)
+    g = MultiBranchGenerator(image_size=32, base_filters=4, res_blocks=1, decoder_skip=decoder_skip)
     noisy = dict(inputs)
     noisy["images"] = inputs["images"] + (1 - inputs["available"])[:, None, None, :] * 5.0
     np.testing.assert_allclose(to_numpy(g(inputs)), to_numpy(g(noisy)), atol=1e-6)
@@ -68,15 +69,34 @@ def test_generator_width_depth_and_modalities_are_arguments():
     assert g.encoders[0].conv1.filters == 2
 
 
-def test_generator_config_and_keras_file_round_trip(tmp_path, tiny_batch):
+@pytest.mark.parametrize("decoder_skip", [False, True])
+def test_generator_config_and_keras_file_round_trip(tmp_path, tiny_batch, decoder_skip):
     inputs, _ = tiny_batch
-    g = MultiBranchGenerator(image_size=32, base_filters=4, res_blocks=1, gamma=0.3, name="g")
+    g = MultiBranchGenerator(image_size=32, base_filters=4, res_blocks=1, gamma=0.3, decoder_skip=decoder_skip,
+                             name="g")
     expected = to_numpy(g(inputs))
     path = tmp_path / "generator.keras"
     g.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, MultiBranchGenerator) and loaded.gamma == 0.3
+    assert loaded.decoder_skip == decoder_skip and len(loaded.weights) == len(g.weights)
     np.testing.assert_allclose(to_numpy(loaded(inputs)), expected, atol=1e-6)
+
+
+def test_decoder_skip_feeds_full_resolution_features_to_the_last_layer(tiny_batch):
+    inputs, _ = tiny_batch
+    f, m = 4, inputs["images"].shape[-1]
+    plain = MultiBranchGenerator(image_size=32, base_filters=f, res_blocks=1)
+    skip = MultiBranchGenerator(image_size=32, base_filters=f, res_blocks=1, decoder_skip=True)
+    plain.build_on_zeros()
+    skip.build_on_zeros()
+    # a 1x1 fusion of the M branches' Conv1 maps to F channels, and c7s1-1 reads 2F channels
+    assert skip.count_params() - plain.count_params() == (m * f * f + f) + 7 * 7 * f
+    assert tuple(skip.decoder.to_image.weights[0].shape)[:3] == (7, 7, 2 * f)
+    # the features the SR losses compare are unchanged in shape
+    out = skip.call_with_features(inputs)
+    assert out["branch_features"].shape == (4, m, 8, 8, 4 * f)
+    assert out["synthesis"].shape == (4, 32, 32, 1)
 
 
 @pytest.mark.parametrize("size", [12, 30, "x"])

@@ -1,5 +1,9 @@
 """`lr_decay="linear"`: pix2pix's hold-then-linear-decay learning rate for G, D and SR."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -51,3 +55,29 @@ def test_decayed_model_stops_learning_at_the_end_and_saves_its_schedule(tmp_path
 def test_unknown_lr_decay_is_refused():
     with pytest.raises(ValueError, match="lr_decay"):
         TrainConfig(lr_decay="cosine")
+
+
+def test_a_trained_model_loads_after_a_bare_import_magan_keras(tmp_path, tiny_batch):
+    # What `python -m magan_keras.synthesize` and users' scripts do with the training command's
+    # model.keras: a fresh interpreter that imports only `magan_keras` (the schedule used to be
+    # unregistered there, so loading failed).
+    config = TrainConfig(image_size=32, base_filters=4, res_blocks=1, epochs=1, steps_per_epoch=2,
+                         decoder_skip=True)
+    model = build_model(config)
+    model.fit(tf.data.Dataset.from_tensors(tiny_batch).repeat(), epochs=1, steps_per_epoch=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    expected = keras.ops.convert_to_numpy(model.predict(tiny_batch[0], verbose=0))
+    np.save(tmp_path / "inputs.npy", {k: np.asarray(v) for k, v in tiny_batch[0].items()}, allow_pickle=True)
+    script = (
+        "import sys, numpy as np, keras, magan_keras\n"
+        f"m = keras.saving.load_model({str(path)!r})\n"
+        f"inputs = np.load({str(tmp_path / 'inputs.npy')!r}, allow_pickle=True).item()\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, keras.ops.convert_to_numpy(m.predict(inputs, verbose=0)))\n"
+        "print(type(m.g_optimizer._learning_rate).__name__, m.decoder_skip)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KERAS_BACKEND": keras.backend.backend()})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["HoldThenLinearDecay", "True"]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)

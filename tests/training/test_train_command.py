@@ -46,6 +46,8 @@ def test_unknown_config_key_stops_before_any_work(tmp_path, capsys):
         (["--augment", "maybe"], "augment"),
         (["--generator", "unet"], "generator"),
         (["--generator", "single_input"], "modal_attention"),
+        (["--generator", "single_input", "--modal-attention", "false", "--decoder-skip", "true"], "decoder_skip"),
+        (["--decoder-skip", "maybe"], "decoder_skip"),
     ],
 )
 def test_bad_values_stop_with_a_message(argv, message, tmp_path, capsys):
