@@ -34,7 +34,7 @@ class MultiBranchGenerator(keras.Model):
     a 1x1 convolution to `F` channels with ReLU and concatenated to `uF`'s output
     before `c7s1-1`, as a U-Net skip does. It exists because, on the phantom, the
     4x-downsampled ResNet generator loses fine texture that SSIM rewards
-    (docs/results.md); it adds `M*F*F + F` weights and leaves MA, RA and the SR
+    (docs/results.md); it adds `M*F*F + F` fusion weights and `7*7*F` in `c7s1-1`, and leaves MA, RA and the SR
     features unchanged.
 
     Args:
