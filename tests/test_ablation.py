@@ -1,6 +1,7 @@
 """The ablation study: variants, aggregation over seeds, the results page."""
 
 import csv
+import json
 import os
 
 import pytest
@@ -74,3 +75,27 @@ def test_study_end_to_end_writes_the_results_page(tmp_path, capsys):
     assert str(tmp_path / "study" / "full" / "seed0") in error and "lambda_l1" in error
     assert page.read_text() == page_before
     assert os.path.getmtime(tmp_path / "study" / "full" / "seed0" / "model.keras") == before
+
+
+def test_decoder_skip_study_keeps_pix2pix_single_input(tmp_path):
+    base = TrainConfig(image_size=32, decoder_skip=True)
+    configs = {v: ablation.variant_config(base, v, 0, str(tmp_path)) for v in ablation.VARIANTS}
+    assert all(configs[v].decoder_skip for v in ablation.VARIANTS if v != "pix2pix")
+    assert configs["pix2pix"].generator == "single_input" and not configs["pix2pix"].decoder_skip
+
+
+def test_study_checks_every_run_before_training_any(tmp_path, monkeypatch):
+    """A conflicting finished run of the last variant stops the study before the first trains."""
+    from magan_keras.training import run
+
+    trained = []
+    monkeypatch.setattr(run, "train", lambda config, verbose=2: trained.append(config.output_dir))
+    base = TrainConfig(image_size=32)
+    last = ablation.variant_config(base.replace(lambda_l1=50.0), "pix2pix", 1, str(tmp_path))
+    os.makedirs(last.output_dir)
+    with open(os.path.join(last.output_dir, run.CONFIG_FILE), "w") as f:
+        json.dump(last.to_dict(), f)
+    open(os.path.join(last.output_dir, run.FINISHED_FILE), "w").close()
+    with pytest.raises(run.RunFolderError, match="pix2pix seed 1.*lambda_l1"):
+        ablation.run_study(base, list(ablation.VARIANTS), [0, 1], str(tmp_path))
+    assert trained == []

@@ -11,7 +11,12 @@ Variants:
 - `no_modal_attention`, `no_intra_attention`, `no_sr`: one part switched off.
 - `all_off`: every part off, the branches fused by concatenation (CollaGAN-style).
 - `pix2pix`: a single-input generator (all contrasts stacked as channels, one encoder,
-  `SingleInputGenerator`), no attention, no SR: pix2pix at MA-GAN's budget.
+  `SingleInputGenerator`), no attention, no SR: pix2pix at MA-GAN's budget. It has no
+  branches, so it never has `decoder_skip` (with `--decoder-skip true` the other variants keep
+  the skip and this one is the single-input ResNet generator as without it).
+
+Every run's configuration, and every finished run folder it would reuse, is checked before
+the first run trains: a study that cannot finish fails at once, not after an hour.
 
 Example:
     python -m magan_keras.experiments.ablation --seeds 0 1 2 --epochs 4 --steps-per-epoch 150 \
@@ -34,7 +39,7 @@ VARIANTS = {
     "no_sr": {"sr_supervision": False},
     "all_off": {"modal_attention": False, "intra_attention": False, "sr_supervision": False},
     "pix2pix": {"generator": "single_input", "modal_attention": False, "intra_attention": False,
-                "sr_supervision": False},
+                "sr_supervision": False, "decoder_skip": False},
 }
 REPORTED = ("slice_ssim", "slice_psnr", "slice_mae", "brasyn_ssim", "brasyn_psnr")
 TITLES = {
@@ -49,15 +54,20 @@ def variant_config(base, variant, seed, output_dir):
 
 
 def run_study(base, variants, seeds, output_dir, verbose=2):
-    """Trains (or reuses) every variant x seed; returns `{(variant, seed): run folder}`."""
+    """Trains (or reuses) every variant x seed; returns `{(variant, seed): run folder}`.
+
+    Raises:
+        RunFolderError: a finished run folder holds another configuration (before anything
+            trains).
+    """
     from magan_keras.training.run import CONFIG_FILE, FINISHED_FILE, RunFolderError, config_differences, train
 
-    folders = {}
-    total = len(variants) * len(seeds)
-    for index, (variant, seed) in enumerate((v, s) for v in variants for s in seeds):
+    plan = []  # (variant, seed, config, folder, finished), all checked before the first run trains
+    for variant, seed in ((v, s) for v in variants for s in seeds):
         config = variant_config(base, variant, seed, output_dir)
         folder = os.path.abspath(config.output_dir)
-        if os.path.exists(os.path.join(folder, FINISHED_FILE)):
+        finished = os.path.exists(os.path.join(folder, FINISHED_FILE))
+        if finished:
             with open(os.path.join(folder, CONFIG_FILE)) as f:
                 differing = config_differences(json.load(f), config)
             if differing:
@@ -65,9 +75,13 @@ def run_study(base, variants, seeds, output_dir, verbose=2):
                     f"{folder} holds a finished {variant} seed {seed} run with another configuration "
                     f"(saved vs requested: {differing}); choose another --output-dir or remove that folder"
                 )
-            print(f"[{index + 1}/{total}] {variant} seed {seed}: finished earlier, reused", flush=True)
+        plan.append((variant, seed, config, folder, finished))
+    folders = {}
+    for index, (variant, seed, config, folder, finished) in enumerate(plan):
+        if finished:
+            print(f"[{index + 1}/{len(plan)}] {variant} seed {seed}: finished earlier, reused", flush=True)
         else:
-            print(f"[{index + 1}/{total}] {variant} seed {seed}: training", flush=True)
+            print(f"[{index + 1}/{len(plan)}] {variant} seed {seed}: training", flush=True)
             train(config, verbose=verbose)
         folders[(variant, seed)] = folder
     return folders
