@@ -105,6 +105,46 @@ def ssim_map(x, y, axes, data_range=1.0, size=WINDOW_SIZE, sigma=WINDOW_SIGMA, k
     return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
 
 
+def ssim_terms(x, y, axes, data_range=1.0, size=WINDOW_SIZE, sigma=WINDOW_SIGMA, k1=K1, k2=K2):
+    """SSIM's three factors at every voxel: luminance, contrast and structure.
+
+    Wang et al. (2004), Eq. 6-9, with `c3 = c2 / 2`, so that their product is `ssim_map`'s value
+    (up to rounding). Luminance compares local means, contrast local standard deviations, and
+    structure is the local correlation: a smoothed copy loses contrast, a wrong pattern with the
+    right spread loses structure.
+
+    Args:
+        x, y: arrays of one shape.
+        axes: tuple of axes to filter along (as `ssim_map`).
+        data_range, size, sigma, k1, k2: as `ssim_map`.
+
+    Returns:
+        dict of float64 arrays of the shape of `x`: `luminance`, `contrast`, `structure`.
+
+    Example:
+
+    ```python
+    terms = ssim_terms(prediction, truth, axes=(0, 1))
+    terms["structure"][brain].mean()
+    ```
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"ssim_terms: shapes differ: {x.shape} vs {y.shape}")
+    taps = gaussian_window(size, sigma)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    mu_x, mu_y = _blur(x, axes, taps), _blur(y, axes, taps)
+    std_x = np.sqrt(np.maximum(_blur(x * x, axes, taps) - mu_x**2, 0.0))
+    std_y = np.sqrt(np.maximum(_blur(y * y, axes, taps) - mu_y**2, 0.0))
+    cov = _blur(x * y, axes, taps) - mu_x * mu_y
+    return {
+        "luminance": (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1),
+        "contrast": (2 * std_x * std_y + c2) / (std_x**2 + std_y**2 + c2),
+        "structure": (cov + c2 / 2) / (std_x * std_y + c2 / 2),
+    }
+
+
 def brasyn_normalise(volume, lower=0.5, upper=99.5) -> np.ndarray:
     """BraSyn's normalisation: clip to the volume's own percentiles (lower >= 0), scale to [0, 1].
 
