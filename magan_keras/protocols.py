@@ -92,17 +92,23 @@ def ssim_map(x, y, axes, data_range=1.0, size=WINDOW_SIZE, sigma=WINDOW_SIGMA, k
     ssim_map(a, a, axes=(0, 1, 2)).mean()  # 1.0
     ```
     """
+    mu_x, mu_y, var_x, var_y, cov = _local_moments(x, y, axes, size, sigma, "ssim_map")
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+
+
+def _local_moments(x, y, axes, size, sigma, caller):
+    """Gaussian-windowed local means, variances and covariance of `x` and `y` (float64)."""
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
     if x.shape != y.shape:
-        raise ValueError(f"ssim_map: shapes differ: {x.shape} vs {y.shape}")
+        raise ValueError(f"{caller}: shapes differ: {x.shape} vs {y.shape}")
     taps = gaussian_window(size, sigma)
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     mu_x, mu_y = _blur(x, axes, taps), _blur(y, axes, taps)
     var_x = _blur(x * x, axes, taps) - mu_x**2
     var_y = _blur(y * y, axes, taps) - mu_y**2
     cov = _blur(x * y, axes, taps) - mu_x * mu_y
-    return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return mu_x, mu_y, var_x, var_y, cov
 
 
 def ssim_terms(x, y, axes, data_range=1.0, size=WINDOW_SIZE, sigma=WINDOW_SIGMA, k1=K1, k2=K2):
@@ -128,16 +134,9 @@ def ssim_terms(x, y, axes, data_range=1.0, size=WINDOW_SIZE, sigma=WINDOW_SIGMA,
     terms["structure"][brain].mean()
     ```
     """
-    x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    if x.shape != y.shape:
-        raise ValueError(f"ssim_terms: shapes differ: {x.shape} vs {y.shape}")
-    taps = gaussian_window(size, sigma)
+    mu_x, mu_y, var_x, var_y, cov = _local_moments(x, y, axes, size, sigma, "ssim_terms")
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    mu_x, mu_y = _blur(x, axes, taps), _blur(y, axes, taps)
-    std_x = np.sqrt(np.maximum(_blur(x * x, axes, taps) - mu_x**2, 0.0))
-    std_y = np.sqrt(np.maximum(_blur(y * y, axes, taps) - mu_y**2, 0.0))
-    cov = _blur(x * y, axes, taps) - mu_x * mu_y
+    std_x, std_y = np.sqrt(np.maximum(var_x, 0.0)), np.sqrt(np.maximum(var_y, 0.0))
     return {
         "luminance": (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1),
         "contrast": (2 * std_x * std_y + c2) / (std_x**2 + std_y**2 + c2),
