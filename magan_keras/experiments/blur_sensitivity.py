@@ -25,9 +25,14 @@ import sys
 import numpy as np
 
 from magan_keras.baselines import Baselines
-from magan_keras.evaluate import DEFAULT_BASELINE_SLICES, load_split, subjects_from_split
+from magan_keras.evaluate import (
+    DEFAULT_BASELINE_SLICES,
+    load_split,
+    subjects_from_split,
+)
 from magan_keras.modalities import BRATS_MODALITIES
 from magan_keras.protocols import slice_metrics
+from magan_keras.training.plots import save_figure
 
 DEFAULT_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)
 SOURCES = ("truth", "linear")
@@ -151,9 +156,8 @@ def write_outputs(rows, output_dir, description):
     axes[0][0].set_ylabel("slice SSIM inside the brain")
     axes[0][0].legend()
     figure.tight_layout()
-    figure.savefig(paths["png"] + ".tmp.png", dpi=110)
+    save_figure(figure, paths["png"])
     plt.close(figure)
-    os.replace(paths["png"] + ".tmp.png", paths["png"])
     return paths
 
 

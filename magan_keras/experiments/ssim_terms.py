@@ -28,9 +28,15 @@ import numpy as np
 
 from magan_keras.baselines import METHODS as BASELINE_METHODS
 from magan_keras.baselines import Baselines
-from magan_keras.evaluate import DEFAULT_BASELINE_SLICES, _model_prediction, load_split, subjects_from_split
+from magan_keras.evaluate import (
+    DEFAULT_BASELINE_SLICES,
+    _model_prediction,
+    load_split,
+    subjects_from_split,
+)
 from magan_keras.inference import ModelError, load_generator
 from magan_keras.protocols import ssim_terms
+from magan_keras.training.plots import save_figure
 
 TERMS = ("luminance", "contrast", "structure", "ssim")
 REGIONS = ("healthy", "tumour")
@@ -165,9 +171,8 @@ def write_outputs(rows, output_dir, description):
     axes[0][0].set_ylabel("mean over the healthy brain")
     axes[0][0].legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(paths["png"] + ".tmp.png", dpi=110)
+    save_figure(figure, paths["png"])
     plt.close(figure)
-    os.replace(paths["png"] + ".tmp.png", paths["png"])
     return paths
 
 
