@@ -34,8 +34,10 @@ HELP = {
     "modal_attention": "use modal attention (ablation switch)",
     "intra_attention": "use intra-modal attention (ablation switch)",
     "sr_supervision": "use the self-representation network (ablation switch)",
-    "generator": "multi_branch (MA-GAN) or single_input (pix2pix-style, needs --modal-attention false)",
-    "decoder_skip": "full-resolution skip from the branches' first conv to the decoder (off; not in the paper)",
+    "generator": "multi_branch (MA-GAN) or single_input (pix2pix-style, needs --modal-attention false "
+    "--decoder-skip false)",
+    "decoder_skip": "full-resolution skip from the branches' first conv to the decoder (not in the paper; "
+    "false gives the paper's generator)",
     "sr_schedule": "joint (SR learns alongside) or pretrain (SR first, then frozen)",
     "sr_pretrain_steps": "SR steps before training under --sr-schedule pretrain",
     "learning_rate": "Adam learning rate of G, D and SR",

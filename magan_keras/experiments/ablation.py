@@ -12,8 +12,8 @@ Variants:
 - `all_off`: every part off, the branches fused by concatenation (CollaGAN-style).
 - `pix2pix`: a single-input generator (all contrasts stacked as channels, one encoder,
   `SingleInputGenerator`), no attention, no SR: pix2pix at MA-GAN's budget. It has no
-  branches, so it never has `decoder_skip` (with `--decoder-skip true` the other variants keep
-  the skip and this one is the single-input ResNet generator as without it).
+  branches, so it never has `decoder_skip` (the other variants keep the skip, the training
+  default; `--decoder-skip false` runs the study on the paper's generator).
 
 Every run's configuration, and every finished run folder it would reuse, is checked before
 the first run trains: a study that cannot finish fails at once, not after an hour.

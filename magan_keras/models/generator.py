@@ -29,7 +29,8 @@ class MultiBranchGenerator(keras.Model):
     Inputs of missing contrasts are zeroed again inside the model, so a missing
     contrast's pixels can never reach the output.
 
-    `decoder_skip=True` (off by default; not in the paper) adds a full-resolution
+    `decoder_skip=True` (off here, so the class builds the paper's generator; on in
+    `TrainConfig`, the CLI's and tuner's default; not in the paper) adds a full-resolution
     path: each branch's Conv1 features (missing ones zero) are concatenated, fused by
     a 1x1 convolution to `F` channels with ReLU and concatenated to `uF`'s output
     before `c7s1-1`, as a U-Net skip does. It exists because, on the phantom, the

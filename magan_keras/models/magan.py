@@ -84,7 +84,8 @@ class MAGAN(keras.Model):
             `"single_input"` (pix2pix-style early fusion, `SingleInputGenerator`; the
             ablations' baseline, which needs `modal_attention=False`).
         decoder_skip: bool. Full-resolution skip from the branches' Conv1 to the
-            decoder (off by default; not in the paper; `MultiBranchGenerator` explains it).
+            decoder (off here, the paper's generator; on in `TrainConfig`, the CLI's default;
+            not in the paper; `MultiBranchGenerator` explains it).
             Multi-branch generator only.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...). Anything else
             raises. `dtype="mixed_bfloat16"` runs G, D and SR in bfloat16 with float32

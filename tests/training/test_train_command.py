@@ -46,6 +46,7 @@ def test_unknown_config_key_stops_before_any_work(tmp_path, capsys):
         (["--augment", "maybe"], "augment"),
         (["--generator", "unet"], "generator"),
         (["--generator", "single_input"], "modal_attention"),
+        (["--generator", "single_input", "--modal-attention", "false"], "decoder_skip"),
         (["--generator", "single_input", "--modal-attention", "false", "--decoder-skip", "true"], "decoder_skip"),
         (["--decoder-skip", "maybe"], "decoder_skip"),
     ],
@@ -64,6 +65,16 @@ def test_toml_config_and_explicit_options_merge(tmp_path):
     config = train.config_from_args(args)
     assert (config.epochs, config.gamma, config.target, config.modal_attention) == (5, 0.25, "flair", False)
     assert config.data_scenario == "flair"
+
+
+def test_default_generator_has_the_skip_and_pix2pix_style_needs_it_off():
+    default = train.config_from_args(train.build_parser().parse_args([]))
+    assert default.model_kwargs()["decoder_skip"] is True and default.generator == "multi_branch"
+    paper = train.config_from_args(train.build_parser().parse_args(["--decoder-skip", "false"]))
+    assert paper.model_kwargs()["decoder_skip"] is False
+    args = ["--generator", "single_input", "--modal-attention", "false", "--decoder-skip", "false"]
+    single = train.config_from_args(train.build_parser().parse_args(args))
+    assert (single.generator, single.decoder_skip) == ("single_input", False)
 
 
 def test_every_config_field_has_an_option():
