@@ -18,7 +18,6 @@ writes `blur_sensitivity.csv` (one row per target, source and sigma), `blur_sens
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 
@@ -29,6 +28,12 @@ from magan_keras.evaluate import (
     DEFAULT_BASELINE_SLICES,
     load_split,
     subjects_from_split,
+)
+from magan_keras.experiments.outputs import (
+    add_split_options,
+    print_outputs,
+    write_csv_atomically,
+    write_lines_atomically,
 )
 from magan_keras.modalities import BRATS_MODALITIES
 from magan_keras.protocols import slice_metrics
@@ -126,11 +131,7 @@ def write_outputs(rows, output_dir, description):
     os.makedirs(output_dir, exist_ok=True)
     paths = {name: os.path.join(output_dir, f"blur_sensitivity.{name}") for name in ("csv", "md", "png")}
     columns = ["target", "source", "sigma", "slice_ssim", "slice_psnr", "subjects"]
-    with open(paths["csv"] + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(paths["csv"] + ".tmp", paths["csv"])
+    write_csv_atomically(paths["csv"], columns, rows)
 
     targets = list(dict.fromkeys(r["target"] for r in rows))
     sigmas = sorted({r["sigma"] for r in rows})
@@ -142,9 +143,7 @@ def write_outputs(rows, output_dir, description):
         for source in SOURCES:
             cells = [f"{lookup[(target, source, s)]['slice_ssim']:.3f}" for s in sigmas]
             lines.append(f"| {target} | {source} | " + " | ".join(cells) + " |")
-    with open(paths["md"] + ".tmp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(paths["md"] + ".tmp", paths["md"])
+    write_lines_atomically(paths["md"], lines)
 
     figure, axes = plt.subplots(1, len(targets), figsize=(3.2 * len(targets), 3), sharey=True, squeeze=False)
     for axis, target in zip(axes[0], targets):
@@ -165,11 +164,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m magan_keras.experiments.blur_sensitivity",
         description="Slice SSIM lost to smoothing alone: the truth and the linear baseline, blurred.")
-    parser.add_argument("--dataset", default="brats_phantom/slices_64",
-                        help="prepared dataset, name/config or folder (brats_phantom/slices_64)")
-    parser.add_argument("--split", default="test", help="split to score (test)")
-    parser.add_argument("--baseline-split", default="train", help="split the linear baseline is fitted on (train)")
-    parser.add_argument("--tfds-data-dir", help="TFDS data folder of --dataset (default: TFDS's)")
+    add_split_options(parser, baselines="the linear baseline is")
     parser.add_argument("--sigmas", type=float, nargs="+", default=list(DEFAULT_SIGMAS),
                         help="blur widths in pixels (0 0.5 1 1.5 2)")
     parser.add_argument("--output-dir", default="runs/blur_sensitivity", help="where the outputs go")
@@ -193,10 +188,7 @@ def main(argv=None):
     print(f"scoring {len(subjects)} subjects of split '{args.split}' at sigmas {args.sigmas} ...", flush=True)
     rows = blur_sensitivity(subjects, baselines, args.sigmas)
     paths = write_outputs(rows, args.output_dir, f"{args.dataset}, split '{args.split}', {len(subjects)} subjects")
-    with open(paths["md"]) as f:
-        print(f.read())
-    for name, path in paths.items():
-        print(f"  {name}: {path}")
+    print_outputs(paths)
     return 0
 
 

@@ -20,7 +20,6 @@ writes `ssim_terms.csv` (one row per target, method and region), `ssim_terms.md`
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 
@@ -33,6 +32,12 @@ from magan_keras.evaluate import (
     _model_prediction,
     load_split,
     subjects_from_split,
+)
+from magan_keras.experiments.outputs import (
+    add_split_options,
+    print_outputs,
+    write_csv_atomically,
+    write_lines_atomically,
 )
 from magan_keras.inference import ModelError, load_generator
 from magan_keras.protocols import ssim_terms
@@ -137,11 +142,7 @@ def write_outputs(rows, output_dir, description):
     paths = {name: os.path.join(output_dir, f"ssim_terms.{name}") for name in ("csv", "md", "png")}
     columns = ["target", "method", "region"] + [f"{t}_{s}" for t in TERMS for s in ("mean", "std")] + [
         "models", "subjects"]
-    with open(paths["csv"] + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(paths["csv"] + ".tmp", paths["csv"])
+    write_csv_atomically(paths["csv"], columns, rows)
 
     lines = [f"Slice SSIM's terms, mean over the region's pixels, then over subjects ({description}).", "",
              "| target | region | method | luminance | contrast | structure | SSIM |", "|---|---|---|---|---|---|---|"]
@@ -149,9 +150,7 @@ def write_outputs(rows, output_dir, description):
         cells = [f"{row[f'{t}_mean']:.3f}" + (f" ± {row[f'{t}_std']:.3f}" if row["models"] > 1 else "")
                  for t in TERMS]
         lines.append(f"| {row['target']} | {row['region']} | {row['method']} | " + " | ".join(cells) + " |")
-    with open(paths["md"] + ".tmp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(paths["md"] + ".tmp", paths["md"])
+    write_lines_atomically(paths["md"], lines)
 
     targets = list(dict.fromkeys(r["target"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
@@ -182,11 +181,7 @@ def build_parser():
         description="Split slice SSIM into luminance, contrast and structure, in the healthy brain and the tumour.")
     parser.add_argument("--model", nargs="+", required=True,
                         help="trained .keras files (e.g. one per seed), averaged as the 'magan' row")
-    parser.add_argument("--dataset", default="brats_phantom/slices_64",
-                        help="prepared dataset, name/config or folder (brats_phantom/slices_64)")
-    parser.add_argument("--split", default="test", help="split to score (test)")
-    parser.add_argument("--baseline-split", default="train", help="split the baselines are fitted on (train)")
-    parser.add_argument("--tfds-data-dir", help="TFDS data folder of --dataset (default: TFDS's)")
+    add_split_options(parser, baselines="the baselines are")
     parser.add_argument("--output-dir", default="runs/ssim_terms", help="where the outputs go")
     return parser
 
@@ -216,10 +211,7 @@ def main(argv=None):
         return 2
     paths = write_outputs(rows, args.output_dir,
                           f"{args.dataset}, split '{args.split}', {len(subjects)} subjects, {len(args.model)} model(s)")
-    with open(paths["md"]) as f:
-        print(f.read())
-    for name, path in paths.items():
-        print(f"  {name}: {path}")
+    print_outputs(paths)
     return 0
 
 
