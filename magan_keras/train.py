@@ -30,6 +30,7 @@ HELP = {
     "alpha": "weight of the intra-modal SR loss",
     "beta": "weight of the inter-modal SR loss",
     "lambda_l1": "weight of the L1 loss",
+    "lambda_ssim": "weight of an added 1 - SSIM loss (not in the paper; 0 leaves it out)",
     "gan_loss": "vanilla or lsgan",
     "modal_attention": "use modal attention (ablation switch)",
     "intra_attention": "use intra-modal attention (ablation switch)",

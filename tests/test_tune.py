@@ -69,7 +69,7 @@ def test_builtin_spaces_load_by_name():
     assert paper.names == ["gamma", "alpha", "beta"]
     assert (paper.hyperparameters["gamma"].min, paper.hyperparameters["gamma"].max) == (0.0, 1.0)
     assert paper.hyperparameters["alpha"].sampling == "log" and paper.hyperparameters["beta"].sampling == "log"
-    assert {"lambda_l1", "learning_rate", "lr_decay"} <= set(search_space.load_space("extended").names)
+    assert {"lambda_l1", "lambda_ssim", "learning_rate", "lr_decay"} <= set(search_space.load_space("extended").names)
     with pytest.raises(search_space.SearchSpaceError, match="paper"):
         search_space.load_space("no_such_space")
 

@@ -36,7 +36,8 @@ class MAGAN(keras.Model):
     Holds the multi-branch generator G, the conditional PatchGAN D and the
     self-representation network SR, and trains all three in one `train_step`:
 
-    - `L_G = lambda_l1 * L1 + L_GAN + alpha * L_intra + beta * L_inter` (Eq. 4), where
+    - `L_G = lambda_l1 * L1 + L_GAN + alpha * L_intra + beta * L_inter` (Eq. 4), plus
+      `lambda_ssim * (1 - SSIM)` when `lambda_ssim > 0` (our addition, off by default), where
       `L_intra` compares each available branch's Conv3 + RA features and `L_inter`
       the fused features with SR's Conv3 features of the ground truth (stop-gradient:
       SR never learns from G's losses).
@@ -72,6 +73,10 @@ class MAGAN(keras.Model):
         alpha: float >= 0. Weight of `L_intra`.
         beta: float >= 0. Weight of `L_inter`.
         lambda_l1: float >= 0. Weight of the L1 loss (100, as pix2pix).
+        lambda_ssim: float >= 0. Weight of an added `lambda_ssim * (1 - SSIM)` term in
+            `L_G` (SSIM of the synthesis on [0, 1], whole slice, as the `ssim` metric).
+            Not in the paper: 0, the class default, is the paper's loss; `TrainConfig`
+            (the CLI's default) uses 50, which docs/results.md measured.
         gan_loss: `"vanilla"` or `"lsgan"`.
         modal_attention: bool. Ablation switch for MA.
         intra_attention: bool. Ablation switch for RA.
@@ -109,6 +114,7 @@ class MAGAN(keras.Model):
         alpha=1.0,
         beta=1.0,
         lambda_l1=100.0,
+        lambda_ssim=0.0,
         gan_loss="vanilla",
         modal_attention=True,
         intra_attention=True,
@@ -132,6 +138,7 @@ class MAGAN(keras.Model):
         self.alpha = _check_range("alpha", alpha)
         self.beta = _check_range("beta", beta)
         self.lambda_l1 = _check_range("lambda_l1", lambda_l1)
+        self.lambda_ssim = _check_range("lambda_ssim", lambda_ssim)
         if gan_loss not in magan_losses.GAN_LOSSES:
             raise ValueError(f"MAGAN: gan_loss must be one of {magan_losses.GAN_LOSSES}, got {gan_loss!r}")
         if sr_schedule not in SR_SCHEDULES:
@@ -190,6 +197,8 @@ class MAGAN(keras.Model):
             )
             # === Trackers ===
             names = ["g_loss", "g_l1", "g_gan", "d_loss"]
+            if self.lambda_ssim > 0:
+                names.append("g_ssim")
             if self.sr_supervision:
                 names += ["g_intra", "g_inter", "sr_loss"]
             names += ["psnr", "ssim", "mae"]
@@ -305,7 +314,7 @@ class MAGAN(keras.Model):
             magan_losses.generator_losses(
                 y, synthesis, fake_logits, outputs["branch_features"], outputs["fused_features"],
                 teacher, outputs.get("branch_available", inputs["available"]),
-                lambda_l1=self.lambda_l1, alpha=self.alpha,
+                lambda_l1=self.lambda_l1, lambda_ssim=self.lambda_ssim, alpha=self.alpha,
                 beta=self.beta, gan_loss=self.gan_loss,
             )
         )
@@ -389,6 +398,7 @@ class MAGAN(keras.Model):
             alpha=self.alpha,
             beta=self.beta,
             lambda_l1=self.lambda_l1,
+            lambda_ssim=self.lambda_ssim,
             gan_loss=self.gan_loss,
             modal_attention=self.modal_attention,
             intra_attention=self.intra_attention,

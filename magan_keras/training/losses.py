@@ -8,6 +8,8 @@ step's job, not these functions'.
 
 from keras import ops
 
+from magan_keras import metrics as image_metrics
+
 GAN_LOSSES = ("vanilla", "lsgan")
 
 
@@ -19,6 +21,19 @@ def per_example_mean(x):
 def l1_loss(y_true, y_pred):
     """Per-example mean absolute error. Args: y_true, y_pred `[B, ...]`."""
     return per_example_mean(ops.abs(ops.convert_to_tensor(y_true) - ops.convert_to_tensor(y_pred)))
+
+
+def ssim_loss(y_true, y_pred):
+    """Per-example `1 - SSIM` of two [-1, 1] images, scored on [0, 1] as the metrics are.
+
+    The same SSIM as `magan_keras.metrics.ssim` (11x11 Gaussian window, whole slice).
+
+    Example:
+    >>> ssim_loss(np.zeros((1, 16, 16, 1)), np.zeros((1, 16, 16, 1)))  # -> [0.0]
+    """
+    y_true = image_metrics.to_unit_range(ops.convert_to_tensor(y_true, "float32"))
+    y_pred = image_metrics.to_unit_range(ops.convert_to_tensor(y_pred, "float32"))
+    return 1.0 - image_metrics.ssim(y_true, y_pred)
 
 
 def adversarial_loss(logits, is_real, gan_loss="vanilla"):
@@ -79,9 +94,12 @@ def batch_mean(per_example):
 
 def generator_losses(
     y_true, synthesis, fake_logits, branch_features=None, fused_features=None, teacher=None,
-    available=None, *, lambda_l1, alpha, beta, gan_loss,
+    available=None, *, lambda_l1, alpha, beta, gan_loss, lambda_ssim=0.0,
 ):
     """The generator's loss terms and `L_G = lambda_l1 L1 + L_GAN + alpha L_intra + beta L_inter`.
+
+    With `lambda_ssim > 0`, `lambda_ssim * (1 - SSIM)` is added (not in the paper; see
+    `MAGAN`).
 
     Args:
         y_true: `[B, H, W, 1]` ground truth.
@@ -90,17 +108,21 @@ def generator_losses(
         branch_features, fused_features, teacher, available: the SR supervision
             inputs; with `teacher=None` (SR supervision off) the SR terms are absent.
         lambda_l1, alpha, beta: floats. Loss weights.
+        lambda_ssim: float. Weight of the SSIM loss; 0 (the paper) leaves it out.
         gan_loss: str. See `adversarial_loss`.
 
     Returns:
-        dict of scalars: `g_loss` (the total), `g_l1`, `g_gan`, and `g_intra`,
-        `g_inter` when SR supervision is on.
+        dict of scalars: `g_loss` (the total), `g_l1`, `g_gan`, `g_ssim` when
+        `lambda_ssim > 0`, and `g_intra`, `g_inter` when SR supervision is on.
     """
     terms = {
         "g_l1": batch_mean(l1_loss(y_true, synthesis)),
         "g_gan": batch_mean(adversarial_loss(fake_logits, True, gan_loss)),
     }
     total = lambda_l1 * terms["g_l1"] + terms["g_gan"]
+    if lambda_ssim > 0:
+        terms["g_ssim"] = batch_mean(ssim_loss(y_true, synthesis))
+        total = total + lambda_ssim * terms["g_ssim"]
     if teacher is not None:
         terms["g_intra"] = batch_mean(intra_loss(branch_features, teacher, available))
         terms["g_inter"] = batch_mean(feature_distance(fused_features, teacher))

@@ -81,7 +81,7 @@ def training_curves(history, path, title=""):
     """
     groups = [
         ("generator losses", ["g_loss"]),
-        ("loss terms", ["g_l1", "g_gan", "g_intra", "g_inter"]),
+        ("loss terms", ["g_l1", "g_gan", "g_ssim", "g_intra", "g_inter"]),
         ("D and SR", ["d_loss", "sr_loss"]),
         ("PSNR (dB)", ["psnr"]),
         ("SSIM", ["ssim"]),

@@ -99,6 +99,17 @@ def test_alpha_and_beta_change_the_step_with_sr_supervision(tiny_batch, tiny_mod
     assert any(np.abs(a - b).max() > 0 for a, b in zip(base, other))
 
 
+def test_ssim_loss_is_logged_and_changes_the_step(tiny_batch, tiny_model_kwargs):
+    base = one_step_generator_weights(tiny_batch, **tiny_model_kwargs)
+    other = one_step_generator_weights(tiny_batch, lambda_ssim=10.0, **tiny_model_kwargs)
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(base, other))
+    model = MAGAN(lambda_ssim=10.0, **tiny_model_kwargs)
+    model.compile()
+    logs = model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=2, verbose=0).history
+    assert 0 < logs["g_ssim"][-1] < 2
+    assert "g_ssim" not in [m.name for m in MAGAN(**tiny_model_kwargs).metrics]
+
+
 def test_pretrain_schedule_fits_sr_first_then_freezes_it(tiny_batch, tiny_model_kwargs):
     model = MAGAN(sr_schedule="pretrain", sr_pretrain_steps=3, **tiny_model_kwargs)
     model.compile()
@@ -137,6 +148,7 @@ def test_least_squares_gan_trains(tiny_batch, tiny_model_kwargs):
         {"gamma": 2.0},
         {"alpha": -1.0},
         {"lambda_l1": float("nan")},
+        {"lambda_ssim": -1.0},
         {"generator": "unet"},
         {"generator": "single_input"},  # modal attention needs one branch per contrast
         {"generator": "single_input", "modal_attention": False, "decoder_skip": True},
@@ -153,8 +165,9 @@ def test_compile_rejects_keras_loss_arguments(tiny_model_kwargs):
 
 
 def test_every_loss_weight_is_in_the_config(tiny_model_kwargs):
-    config = MAGAN(gamma=0.25, alpha=0.5, beta=2.0, lambda_l1=50.0, **tiny_model_kwargs).get_config()
-    for key, value in dict(gamma=0.25, alpha=0.5, beta=2.0, lambda_l1=50.0, gan_loss="vanilla").items():
+    weights = dict(gamma=0.25, alpha=0.5, beta=2.0, lambda_l1=50.0, lambda_ssim=5.0, gan_loss="vanilla")
+    config = MAGAN(**weights, **tiny_model_kwargs).get_config()
+    for key, value in weights.items():
         assert config[key] == value
     for key in ("modal_attention", "intra_attention", "sr_supervision", "sr_schedule", "sr_pretrain_steps"):
         assert key in config

@@ -51,3 +51,25 @@ def test_generator_total_is_the_weighted_sum():
     np.testing.assert_allclose(value(terms["g_loss"]), expected, rtol=1e-5)
     without_sr = losses.generator_losses(y, synthesis, logits, lambda_l1=10.0, alpha=0.5, beta=2.0, gan_loss="vanilla")
     assert set(without_sr) == {"g_loss", "g_l1", "g_gan"}
+    y16, synthesis16 = (rng.uniform(-1, 1, (2, 16, 16, 1)).astype("float32") for _ in range(2))
+    with_ssim = losses.generator_losses(
+        y16, synthesis16, logits, lambda_l1=10.0, alpha=0.5, beta=2.0, gan_loss="vanilla", lambda_ssim=3.0
+    )
+    assert value(with_ssim["g_ssim"]) > 0.5  # independent noise images are far from similar
+    np.testing.assert_allclose(
+        value(with_ssim["g_loss"]),
+        10 * value(with_ssim["g_l1"]) + value(with_ssim["g_gan"]) + 3 * value(with_ssim["g_ssim"]),
+        rtol=1e-5,
+    )
+
+
+def test_ssim_loss_is_one_minus_the_ssim_metric_on_the_unit_range():
+    rng = np.random.default_rng(1)
+    y = rng.uniform(-1, 1, (2, 16, 16, 1)).astype("float32")
+    noisy = np.clip(y + rng.normal(0, 0.3, y.shape), -1, 1).astype("float32")
+    np.testing.assert_allclose(value(losses.ssim_loss(y, y)), [0.0, 0.0], atol=1e-5)
+    from magan_keras import metrics
+
+    expected = 1 - value(metrics.ssim((y + 1) / 2, (noisy + 1) / 2))
+    np.testing.assert_allclose(value(losses.ssim_loss(y, noisy)), expected, rtol=1e-5)
+    assert np.all(expected > 0.05)

@@ -77,6 +77,18 @@ def test_default_generator_has_the_skip_and_pix2pix_style_needs_it_off():
     assert (single.generator, single.decoder_skip) == ("single_input", False)
 
 
+def test_default_adds_the_ssim_loss_and_zero_gives_the_papers_loss():
+    from magan_keras import MAGAN
+
+    default = train.config_from_args(train.build_parser().parse_args([]))
+    assert default.model_kwargs()["lambda_ssim"] == 50.0
+    paper = train.config_from_args(train.build_parser().parse_args(["--lambda-ssim", "0"]))
+    assert paper.model_kwargs()["lambda_ssim"] == 0.0
+    assert MAGAN(image_size=32, base_filters=4, res_blocks=1).lambda_ssim == 0.0  # the class keeps the paper's
+    with pytest.raises(ValueError, match="lambda_ssim"):
+        train.config_from_args(train.build_parser().parse_args(["--lambda-ssim", "-1"]))
+
+
 def test_every_config_field_has_an_option():
     options = {a.dest for a in train.build_parser()._actions}
     assert set(TrainConfig.field_names()) <= options
