@@ -107,6 +107,7 @@ def test_ssim_loss_is_logged_and_changes_the_step(tiny_batch, tiny_model_kwargs)
     model.compile()
     logs = model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=2, verbose=0).history
     assert 0 < logs["g_ssim"][-1] < 2
+    np.testing.assert_allclose(logs["ssim"][-1], 1 - logs["g_ssim"][-1], rtol=1e-5)  # one SSIM, two views
     assert "g_ssim" not in [m.name for m in MAGAN(**tiny_model_kwargs).metrics]
 
 
