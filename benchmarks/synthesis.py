@@ -68,7 +68,9 @@ def write_subject(folder, seed=0):
 @contextlib.contextmanager
 def stage_timers(timings):
     """Times the functions `synthesize` calls, adding seconds to `timings[name]`."""
-    from magan_keras import inference, volumes
+    from magan_keras.inference import generator as inference
+    from magan_keras.inference import volumes
+
 
     patched = [
         (volumes, "load_volumes", "load"), (volumes, "normalise_inputs", "normalise"),
@@ -112,7 +114,8 @@ def time_generator(generator, timings):
 
 def run_once(generator, files, out_dir, batch_size):
     """Synthesises FLAIR from the other three and writes it; returns `(seconds, timings)`."""
-    from magan_keras import synthesize
+    from magan_keras.inference import synthesis as synthesize
+
 
     timings = {}
     time_generator(generator, timings)

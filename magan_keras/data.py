@@ -58,10 +58,9 @@ for inputs, y, brain_mask in test:
 import numpy as np
 import tensorflow as tf
 
-from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
+from magan_keras.modalities import BRATS_MODALITIES, SCENARIOS, validate_modalities
 
 MODALITIES = BRATS_MODALITIES
-SCENARIOS = ("one_missing", "random_missing")
 
 # Left-right is the first in-plane axis of the slices `tfds_brats` writes (rows run along the
 # canonical x axis, towards the subject's right).

@@ -1,6 +1,9 @@
-"""Contrast names and validation shared by the model, the data and the command-line tools."""
+"""Contrast names, missing-contrast scenarios and their validation, shared by the model, the data
+and the command-line tools."""
 
 BRATS_MODALITIES = ("t1", "t1ce", "t2", "flair")
+# Which contrasts a training example lacks: exactly one (the paper's) or a random non-empty subset.
+SCENARIOS = ("one_missing", "random_missing")
 
 
 def validate_modalities(modalities):

@@ -22,3 +22,11 @@ SEG_LABELS = {0: "background", 1: "necrosis", 2: "edema", 4: "enhancing"}
 
 # Split names, in the order their fractions are given.
 SPLIT_NAMES = ("train", "validation", "test")
+
+# How the builders turn a volume into model slices (one constant per fact; the
+# `Preprocessing` record of `tfds_brats.preprocessing` carries them with a model).
+BRATS_CANVAS_SIZE = 256  # BraTS's 240 x 240 with 8 voxels to spare on each side
+MIN_BRAIN_FRACTION = 0.05  # axial slices with less brain are left out
+LOWER_PERCENTILE = 0.5  # each contrast is clipped to these brain percentiles -> [-1, 1]
+UPPER_PERCENTILE = 99.5
+ORIENTATION = "RAS"  # canonical voxel axes every volume is brought to; axial slices are [:, :, k]

@@ -5,5 +5,5 @@
 - `launch_distributed.py`: starts a KerasTuner chief and N workers on this machine
   (`python -m tuning.launch_distributed --workers 2 -- [tune options]`).
 
-The format of a space file is described in `magan_keras.search_space`.
+The format of a space file is described in `magan_keras.tuning.search_space`.
 """

@@ -87,7 +87,8 @@ def main(argv=None):
         parser.error("--workers must be at least 1")
     if "--overwrite" in tune_argv:
         parser.error("give --overwrite to the launcher (it clears the folder once), not to the tune command")
-    from magan_keras import tune
+    from magan_keras.tuning import search as tune
+
 
     tune_parser = tune.build_parser()
     tune_args = tune_parser.parse_args(tune_argv)

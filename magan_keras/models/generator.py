@@ -4,9 +4,11 @@ import keras
 from keras import ops
 
 from magan_keras.layers import ModalAttention
-from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
+from magan_keras.modalities import validate_modalities
 from magan_keras.models.parts import Decoder, Encoder
 from magan_keras.models.precision import sublayers_follow
+from magan_keras.models.presets import DEFAULT
+from tfds_brats.preprocessing import Preprocessing
 
 
 def validate_image_size(image_size):
@@ -49,6 +51,9 @@ class MultiBranchGenerator(keras.Model):
         attention_reduction: int. Bottleneck ratio of MA's `W1` and RA's squeeze.
         pooled_attention: bool. Size-free pooled MA variant.
         decoder_skip: bool. Full-resolution skip from the branches' Conv1 to the decoder.
+        preprocessing: dict or None. How the training slices were made
+            (`tfds_brats.preprocessing.Preprocessing`); saved with the model and used by
+            `magan_keras.inference`. None assumes the `brats` builder's defaults.
         **kwargs: base `keras.Model` arguments.
 
     Call arguments:
@@ -70,16 +75,17 @@ class MultiBranchGenerator(keras.Model):
 
     def __init__(
         self,
-        modalities=BRATS_MODALITIES,
-        image_size=256,
-        base_filters=64,
-        res_blocks=6,
+        modalities=DEFAULT["modalities"],
+        image_size=DEFAULT["image_size"],
+        base_filters=DEFAULT["base_filters"],
+        res_blocks=DEFAULT["res_blocks"],
         modal_attention=True,
         intra_attention=True,
         gamma=0.5,
         attention_reduction=16,
         pooled_attention=False,
-        decoder_skip=False,
+        decoder_skip=DEFAULT["decoder_skip"],
+        preprocessing=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -95,6 +101,7 @@ class MultiBranchGenerator(keras.Model):
             self.attention_reduction = int(attention_reduction)
             self.pooled_attention = bool(pooled_attention)
             self.decoder_skip = bool(decoder_skip)
+            self.preprocessing = Preprocessing.from_config(preprocessing, self.modalities)
             # === Layers ===
             self.encoders = [
                 Encoder(base_filters, intra_attention, attention_reduction, return_skip=self.decoder_skip,
@@ -193,6 +200,7 @@ class MultiBranchGenerator(keras.Model):
             attention_reduction=self.attention_reduction,
             pooled_attention=self.pooled_attention,
             decoder_skip=self.decoder_skip,
+            preprocessing=self.preprocessing.to_config(stored=True),
         )
         return config
 

@@ -3,30 +3,21 @@
 import keras
 from keras import ops
 
-from magan_keras import metrics as image_metrics
-from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
+from magan_keras.models import metrics as image_metrics
+
 from magan_keras.models.discriminator import PatchDiscriminator
-from magan_keras.models.generator import MultiBranchGenerator, validate_image_size
+from magan_keras.models.generator import MultiBranchGenerator
+from magan_keras.models.presets import DEFAULT, validate_options
 from magan_keras.models.precision import sublayers_follow
 from magan_keras.models.self_representation import SelfRepresentationNetwork
 from magan_keras.models.single_input_generator import SingleInputGenerator
-from magan_keras.training import losses as magan_losses
-
-SR_SCHEDULES = ("joint", "pretrain")
-GENERATORS = ("multi_branch", "single_input")
+from tfds_brats.preprocessing import Preprocessing
+from magan_keras.models import losses as magan_losses
 
 
 def default_optimizer(name):
     """The paper's (pix2pix's) optimiser: Adam, learning rate 2e-4, beta_1 = 0.5."""
     return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5, name=name)
-
-
-def _check_range(name, value, low=0.0, high=None):
-    value = float(value)
-    if value != value or value < low or (high is not None and value > high):
-        bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"MAGAN: {name} must be {bounds}, got {value!r}")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="magan_keras")
@@ -54,7 +45,7 @@ class MAGAN(keras.Model):
 
     Every loss is computed once, backend-free, in `compute_step_losses`; the
     gradient plumbing is a small module per backend
-    (`magan_keras.training.{tensorflow,jax,torch}_step`), so the same model trains
+    (`magan_keras.models.steps.{tensorflow,jax,torch}`), so the same model trains
     and predicts on TensorFlow, JAX and PyTorch, and a `.keras` file written under
     one loads under the others.
 
@@ -105,70 +96,68 @@ class MAGAN(keras.Model):
 
     def __init__(
         self,
-        modalities=BRATS_MODALITIES,
-        image_size=256,
-        base_filters=64,
-        res_blocks=6,
-        discriminator_filters=None,
-        gamma=0.5,
-        alpha=1.0,
-        beta=1.0,
-        lambda_l1=100.0,
-        lambda_ssim=0.0,
-        gan_loss="vanilla",
-        modal_attention=True,
-        intra_attention=True,
-        sr_supervision=True,
-        sr_schedule="joint",
-        sr_pretrain_steps=500,
-        attention_reduction=16,
-        pooled_attention=False,
-        generator="multi_branch",
-        decoder_skip=False,
+        modalities=DEFAULT["modalities"],
+        image_size=DEFAULT["image_size"],
+        base_filters=DEFAULT["base_filters"],
+        res_blocks=DEFAULT["res_blocks"],
+        discriminator_filters=DEFAULT["discriminator_filters"],
+        gamma=DEFAULT["gamma"],
+        alpha=DEFAULT["alpha"],
+        beta=DEFAULT["beta"],
+        lambda_l1=DEFAULT["lambda_l1"],
+        lambda_ssim=DEFAULT["lambda_ssim"],
+        gan_loss=DEFAULT["gan_loss"],
+        modal_attention=DEFAULT["modal_attention"],
+        intra_attention=DEFAULT["intra_attention"],
+        sr_supervision=DEFAULT["sr_supervision"],
+        sr_schedule=DEFAULT["sr_schedule"],
+        sr_pretrain_steps=DEFAULT["sr_pretrain_steps"],
+        attention_reduction=DEFAULT["attention_reduction"],
+        pooled_attention=DEFAULT["pooled_attention"],
+        generator=DEFAULT["generator"],
+        decoder_skip=DEFAULT["decoder_skip"],
+        preprocessing=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        # === Config ===
-        self.modalities = validate_modalities(modalities)
-        self.image_size = validate_image_size(image_size)
-        self.base_filters = int(base_filters)
-        self.res_blocks = int(res_blocks)
-        self.discriminator_filters = int(discriminator_filters or base_filters)
-        self.gamma = _check_range("gamma", gamma, 0.0, 1.0)
-        self.alpha = _check_range("alpha", alpha)
-        self.beta = _check_range("beta", beta)
-        self.lambda_l1 = _check_range("lambda_l1", lambda_l1)
-        self.lambda_ssim = _check_range("lambda_ssim", lambda_ssim)
-        if gan_loss not in magan_losses.GAN_LOSSES:
-            raise ValueError(f"MAGAN: gan_loss must be one of {magan_losses.GAN_LOSSES}, got {gan_loss!r}")
-        if sr_schedule not in SR_SCHEDULES:
-            raise ValueError(f"MAGAN: sr_schedule must be one of {SR_SCHEDULES}, got {sr_schedule!r}")
-        if generator not in GENERATORS:
-            raise ValueError(f"MAGAN: generator must be one of {GENERATORS}, got {generator!r}")
-        if generator == "single_input" and decoder_skip:
-            raise ValueError("MAGAN: decoder_skip needs generator='multi_branch'")
-        if generator == "single_input" and modal_attention:
-            raise ValueError(
-                "MAGAN: modal attention needs one branch per contrast; "
-                "generator='single_input' needs modal_attention=False"
-            )
+        # === Config (validated in one place: presets.validate_options) ===
+        options = validate_options({
+            "modalities": modalities, "image_size": image_size, "base_filters": base_filters,
+            "res_blocks": res_blocks, "discriminator_filters": discriminator_filters, "gamma": gamma,
+            "alpha": alpha, "beta": beta, "lambda_l1": lambda_l1, "lambda_ssim": lambda_ssim,
+            "gan_loss": gan_loss, "modal_attention": modal_attention, "intra_attention": intra_attention,
+            "sr_supervision": sr_supervision, "sr_schedule": sr_schedule, "sr_pretrain_steps": sr_pretrain_steps,
+            "attention_reduction": attention_reduction, "pooled_attention": pooled_attention,
+            "generator": generator, "decoder_skip": decoder_skip,
+        })
+        self.modalities = options["modalities"]
+        self.image_size = options["image_size"]
+        self.base_filters = options["base_filters"]
+        self.res_blocks = options["res_blocks"]
+        self.discriminator_filters = options["discriminator_filters"] or self.base_filters
+        self.gamma = options["gamma"]
+        self.alpha = options["alpha"]
+        self.beta = options["beta"]
+        self.lambda_l1 = options["lambda_l1"]
+        self.lambda_ssim = options["lambda_ssim"]
+        self.preprocessing = Preprocessing.from_config(preprocessing, self.modalities)
         self.generator_kind = generator
         self.gan_loss = gan_loss
-        self.modal_attention = bool(modal_attention)
-        self.intra_attention = bool(intra_attention)
-        self.sr_supervision = bool(sr_supervision)
+        self.modal_attention = modal_attention
+        self.intra_attention = intra_attention
+        self.sr_supervision = sr_supervision
         self.sr_schedule = sr_schedule
-        self.sr_pretrain_steps = int(sr_pretrain_steps)
-        self.attention_reduction = int(attention_reduction)
-        self.pooled_attention = bool(pooled_attention)
-        self.decoder_skip = bool(decoder_skip)
+        self.sr_pretrain_steps = options["sr_pretrain_steps"]
+        self.attention_reduction = options["attention_reduction"]
+        self.pooled_attention = pooled_attention
+        self.decoder_skip = decoder_skip
         # === Networks (with the model's dtype policy, which `load_model` restores) ===
         with sublayers_follow(self):
             if generator == "single_input":
                 self.generator = SingleInputGenerator(
                     self.modalities, self.image_size, self.base_filters, self.res_blocks,
                     intra_attention=self.intra_attention, attention_reduction=self.attention_reduction,
-                    name="generator",
+                    preprocessing=self.preprocessing.to_config(stored=True), name="generator",
                 )
             else:
                 self.generator = MultiBranchGenerator(
@@ -176,7 +165,7 @@ class MAGAN(keras.Model):
                     modal_attention=self.modal_attention, intra_attention=self.intra_attention,
                     gamma=self.gamma, attention_reduction=self.attention_reduction,
                     pooled_attention=self.pooled_attention, decoder_skip=self.decoder_skip,
-                    name="generator",
+                    preprocessing=self.preprocessing.to_config(stored=True), name="generator",
                 )
             self.discriminator = PatchDiscriminator(
                 len(self.modalities), self.discriminator_filters, name="discriminator"
@@ -251,7 +240,7 @@ class MAGAN(keras.Model):
             if not optimizer.built:
                 optimizer.build(network.trainable_variables)
         if keras.backend.backend() == "jax":
-            from magan_keras.training.jax_step import OptimizerGroup
+            from magan_keras.models.steps.jax import OptimizerGroup
 
             self.optimizer = OptimizerGroup([self.g_optimizer, self.d_optimizer, self.sr_optimizer])
 
@@ -412,6 +401,7 @@ class MAGAN(keras.Model):
             pooled_attention=self.pooled_attention,
             generator=self.generator_kind,
             decoder_skip=self.decoder_skip,
+            preprocessing=self.preprocessing.to_config(stored=True),
         )
         return config
 
@@ -419,11 +409,14 @@ class MAGAN(keras.Model):
 def _backend_steps():
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        from magan_keras.training import tensorflow_step as steps
+        from magan_keras.models.steps import tensorflow as steps
+
     elif backend == "jax":
-        from magan_keras.training import jax_step as steps
+        from magan_keras.models.steps import jax as steps
+
     elif backend == "torch":
-        from magan_keras.training import torch_step as steps
+        from magan_keras.models.steps import torch as steps
+
     else:
         raise NotImplementedError(f"MAGAN has no train step for the {backend!r} backend")
     return steps

@@ -3,10 +3,12 @@
 import keras
 from keras import ops
 
-from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
+from magan_keras.modalities import validate_modalities
 from magan_keras.models.generator import example_inputs, masked_inputs, validate_image_size
 from magan_keras.models.parts import Decoder, Encoder
 from magan_keras.models.precision import sublayers_follow
+from magan_keras.models.presets import DEFAULT
+from tfds_brats.preprocessing import Preprocessing
 
 
 @keras.saving.register_keras_serializable(package="magan_keras")
@@ -33,6 +35,7 @@ class SingleInputGenerator(keras.Model):
         res_blocks: int. Residual blocks after fusion.
         intra_attention: bool. Use RA in the encoder.
         attention_reduction: int. RA's squeeze ratio.
+        preprocessing: dict or None. As `MultiBranchGenerator`'s.
         **kwargs: base `keras.Model` arguments.
 
     Example:
@@ -47,12 +50,13 @@ class SingleInputGenerator(keras.Model):
 
     def __init__(
         self,
-        modalities=BRATS_MODALITIES,
-        image_size=256,
-        base_filters=64,
-        res_blocks=6,
+        modalities=DEFAULT["modalities"],
+        image_size=DEFAULT["image_size"],
+        base_filters=DEFAULT["base_filters"],
+        res_blocks=DEFAULT["res_blocks"],
         intra_attention=False,
         attention_reduction=16,
+        preprocessing=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -60,6 +64,7 @@ class SingleInputGenerator(keras.Model):
             self.modalities = validate_modalities(modalities)
             self.image_size = validate_image_size(image_size)
             self.base_filters = int(base_filters)
+            self.preprocessing = Preprocessing.from_config(preprocessing, self.modalities)
             self.res_blocks = int(res_blocks)
             self.intra_attention = bool(intra_attention)
             self.attention_reduction = int(attention_reduction)
@@ -109,5 +114,6 @@ class SingleInputGenerator(keras.Model):
             res_blocks=self.res_blocks,
             intra_attention=self.intra_attention,
             attention_reduction=self.attention_reduction,
+            preprocessing=self.preprocessing.to_config(stored=True),
         )
         return config

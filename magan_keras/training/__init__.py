@@ -1,1 +1,1 @@
-"""Training internals: backend-free losses and the thin per-backend gradient steps."""
+"""Training: the run configuration, the run itself, callbacks, schedules, distribution strategies, plots and the report."""

@@ -6,7 +6,8 @@ import math
 import numbers
 import os
 
-from magan_keras.modalities import BRATS_MODALITIES
+from magan_keras.modalities import BRATS_MODALITIES, SCENARIOS
+from magan_keras.models.presets import DEFAULT, validate_options
 
 LR_DECAYS = ("none", "linear")
 
@@ -16,8 +17,6 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     tomllib = None
 
 STRATEGIES = ("auto", "mirrored", "one_device", "multi_worker")
-SCENARIOS = ("one_missing", "random_missing")
-GENERATORS = ("multi_branch", "single_input")
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
@@ -62,26 +61,26 @@ class TrainConfig:
     dataset: str | None = None
     tfds_data_dir: str | None = None
     num_subjects: int = 24
-    image_size: int = 64
+    image_size: int = DEFAULT["image_size"]
     scenario: str = "one_missing"
     target: str | None = None
     augment: bool = False
     # === Model ===
-    base_filters: int = 16
-    res_blocks: int = 2
-    gamma: float = 0.5
-    alpha: float = 1.0
-    beta: float = 1.0
-    lambda_l1: float = 100.0
-    lambda_ssim: float = 50.0
-    gan_loss: str = "vanilla"
-    modal_attention: bool = True
-    intra_attention: bool = True
-    sr_supervision: bool = True
-    generator: str = "multi_branch"
-    decoder_skip: bool = True
-    sr_schedule: str = "joint"
-    sr_pretrain_steps: int = 200
+    base_filters: int = DEFAULT["base_filters"]
+    res_blocks: int = DEFAULT["res_blocks"]
+    gamma: float = DEFAULT["gamma"]
+    alpha: float = DEFAULT["alpha"]
+    beta: float = DEFAULT["beta"]
+    lambda_l1: float = DEFAULT["lambda_l1"]
+    lambda_ssim: float = DEFAULT["lambda_ssim"]
+    gan_loss: str = DEFAULT["gan_loss"]
+    modal_attention: bool = DEFAULT["modal_attention"]
+    intra_attention: bool = DEFAULT["intra_attention"]
+    sr_supervision: bool = DEFAULT["sr_supervision"]
+    generator: str = DEFAULT["generator"]
+    decoder_skip: bool = DEFAULT["decoder_skip"]
+    sr_schedule: str = DEFAULT["sr_schedule"]
+    sr_pretrain_steps: int = DEFAULT["sr_pretrain_steps"]
     learning_rate: float = 1e-3
     lr_decay: str = "linear"
     precision: str = "float32"
@@ -100,55 +99,44 @@ class TrainConfig:
         self.validate()
 
     def validate(self):
-        """Raises `ValueError` naming the first bad field."""
-        positive = ("num_subjects", "image_size", "base_filters", "epochs", "steps_per_epoch", "batch_size")
-        for name in positive:
+        """Raises `ValueError` naming the first bad field.
+
+        The model fields are checked by `magan_keras.models.presets.validate_options`, the
+        one validator `MAGAN` uses too; the rest here.
+        """
+        for name in ("num_subjects", "epochs", "steps_per_epoch", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("res_blocks", "sr_pretrain_steps", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.validation_steps is not None and (
-            not isinstance(self.validation_steps, int) or self.validation_steps < 1
+            not isinstance(self.validation_steps, int) or isinstance(self.validation_steps, bool)
+            or self.validation_steps < 1
         ):
             raise ValueError(f"validation_steps must be a positive integer or null, got {self.validation_steps!r}")
-        if self.image_size % 4 or self.image_size < 16:
-            raise ValueError(f"image_size must be a multiple of 4 and at least 16, got {self.image_size}")
-        for name in ("gamma", "alpha", "beta", "lambda_l1", "lambda_ssim", "learning_rate"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if self.gamma > 1:
-            raise ValueError(f"gamma must lie in [0, 1], got {self.gamma}")
-        if self.learning_rate == 0:
-            raise ValueError("learning_rate must be > 0")
+        validate_options(self.model_kwargs())
+        value = self.learning_rate
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"learning_rate must be a finite number > 0, got {value!r}")
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"augment must be true or false, got {self.augment!r}")
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario must be one of {SCENARIOS}, got {self.scenario!r}")
         if self.target is not None and self.target not in BRATS_MODALITIES:
             raise ValueError(f"target must be one of {BRATS_MODALITIES} or unset, got {self.target!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.gan_loss not in ("vanilla", "lsgan"):
-            raise ValueError(f"gan_loss must be 'vanilla' or 'lsgan', got {self.gan_loss!r}")
-        if self.generator not in GENERATORS:
-            raise ValueError(f"generator must be one of {GENERATORS}, got {self.generator!r}")
-        if not isinstance(self.decoder_skip, bool):
-            raise ValueError(f"decoder_skip must be true or false, got {self.decoder_skip!r}")
-        if self.generator == "single_input":
-            clashes = [name for name in ("modal_attention", "decoder_skip") if getattr(self, name)]
-            if clashes:
-                raise ValueError(
-                    "generator single_input (pix2pix-style) has no branches, so it needs "
-                    + " and ".join(f"{name} false" for name in clashes)
-                )
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.lr_decay not in LR_DECAYS:
             raise ValueError(f"lr_decay must be one of {LR_DECAYS}, got {self.lr_decay!r}")
-        if self.sr_schedule not in ("joint", "pretrain"):
-            raise ValueError(f"sr_schedule must be 'joint' or 'pretrain', got {self.sr_schedule!r}")
+        for name in ("data_dir", "dataset", "tfds_data_dir", "output_dir"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be a path (a string), got {value!r}")
+        if not self.output_dir or not self.output_dir.strip():
+            raise ValueError("output_dir must not be empty")
         if self.data_dir is not None and self.dataset is not None:
             raise ValueError("give data_dir (a BraTS folder) or dataset (a prepared TFDS name), not both")
         if self.data_dir is not None and not os.path.isdir(os.path.expanduser(self.data_dir)):

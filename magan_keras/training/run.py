@@ -251,8 +251,8 @@ def write_report(path, config, test_metrics, result_paths, evaluation=None):
 
 def evaluate_with_protocols(model, splits, config, directory):
     """Both evaluation protocols and both baselines on the test split, written to `directory`."""
-    from magan_keras.baselines import Baselines
-    from magan_keras.evaluate import evaluate_model
+    from magan_keras.evaluation.baselines import Baselines
+    from magan_keras.evaluation.evaluate import evaluate_model
 
     baselines = Baselines.fit(splits["train"], max_examples=2000)
     test_split = splits.get("test") or splits["validation"]

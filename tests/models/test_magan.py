@@ -4,7 +4,6 @@ import pytest
 import tensorflow as tf
 
 from magan_keras import MAGAN
-from magan_keras.models.magan import SR_SCHEDULES
 
 pytestmark = pytest.mark.multibackend
 
@@ -172,7 +171,6 @@ def test_every_loss_weight_is_in_the_config(tiny_model_kwargs):
         assert config[key] == value
     for key in ("modal_attention", "intra_attention", "sr_supervision", "sr_schedule", "sr_pretrain_steps"):
         assert key in config
-    assert set(SR_SCHEDULES) == {"joint", "pretrain"}
 
 
 def test_save_reload_predict_gives_equal_outputs(tmp_path, tiny_batch, tiny_model_kwargs):

@@ -1,0 +1,205 @@
+"""Atomic file writes: every file the package writes goes through `replacing`.
+
+A file is written under a temporary name in its own folder and renamed over the target with
+`os.replace` only once complete, so a kill, a full disk or an exception mid-write leaves the
+previous file (or nothing), never a truncated one. The temporary name starts with `.` and holds
+`.tmp`, so it is easy to recognise; it is removed when the write fails. The new file gets the
+permissions a plain `open(path, "w")` would give it (0644 under the usual umask).
+
+Example:
+>>> import os, tempfile
+>>> from magan_keras import atomic
+>>> folder = tempfile.mkdtemp()
+>>> path = atomic.write_text(os.path.join(folder, "notes.md"), "# hello\\n")
+>>> open(path).read()
+'# hello\\n'
+>>> with atomic.replacing(os.path.join(folder, "table.csv")) as temporary:
+...     with open(temporary, "w") as f:
+...         _ = f.write("a,b\\n1,2\\n")
+>>> sorted(os.listdir(folder))
+['notes.md', 'table.csv']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _temporary_name(path: pathlib.Path) -> pathlib.Path:
+    # The suffix is kept, so writers that pick a format by extension (Keras, matplotlib,
+    # nibabel) write the right one.
+    suffixes = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffixes}", dir=path.parent)
+    os.close(handle)
+    return pathlib.Path(name)
+
+
+@contextlib.contextmanager
+def replacing(path: os.PathLike | str):
+    """Yields a temporary path beside `path`; on success it replaces `path`, on error it is removed.
+
+    Args:
+        path: str or path-like. The file to write; its folder is created when missing.
+
+    Example:
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "out.txt")
+    >>> with replacing(target) as temporary:
+    ...     _ = pathlib.Path(temporary).write_text("done")
+    >>> open(target).read()
+    'done'
+    """
+    path = pathlib.Path(os.fspath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_name(path)
+    try:
+        yield temporary
+        if temporary.is_file():
+            os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            if temporary.is_dir():
+                shutil.rmtree(temporary)
+            else:
+                temporary.unlink()
+        raise
+
+
+def write_text(path: os.PathLike | str, text: str) -> pathlib.Path:
+    """Writes `text` to `path` atomically; returns the path.
+
+    Args:
+        path: str or path-like.
+        text: str.
+
+    Example:
+    >>> import os, tempfile
+    >>> write_text(os.path.join(tempfile.mkdtemp(), "a.txt"), "x").name
+    'a.txt'
+    """
+    with replacing(path) as temporary:
+        temporary.write_text(text)
+    return pathlib.Path(path)
+
+
+def write_json(path: os.PathLike | str, value) -> pathlib.Path:
+    """Writes `value` as indented JSON (with a final newline) atomically; returns the path.
+
+    Args:
+        path: str or path-like.
+        value: anything `json.dumps` takes.
+
+    Example:
+    >>> import json, os, tempfile
+    >>> path = write_json(os.path.join(tempfile.mkdtemp(), "a.json"), {"k": 1})
+    >>> json.loads(path.read_text())
+    {'k': 1}
+    """
+    return write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def write_csv(path: os.PathLike | str, columns, rows) -> pathlib.Path:
+    """Writes `rows` (dicts) under the header `columns` atomically; returns the path.
+
+    Args:
+        path: str or path-like.
+        columns: sequence of column names.
+        rows: iterable of dicts keyed by column name (missing keys are left empty).
+
+    Example:
+    >>> import os, tempfile
+    >>> path = write_csv(os.path.join(tempfile.mkdtemp(), "t.csv"), ["a", "b"], [{"a": 1, "b": 2}])
+    >>> path.read_text().split()
+    ['a,b', '1,2']
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text(path, buffer.getvalue())
+
+
+def save_figure(figure, path: os.PathLike | str, dpi: int = 100) -> pathlib.Path:
+    """Writes a matplotlib `Figure` as a PNG atomically; returns the path.
+
+    Args:
+        figure: `matplotlib.figure.Figure`.
+        path: str or path-like ending in `.png`.
+        dpi: int. Resolution.
+
+    Example:
+    >>> import os, tempfile
+    >>> from matplotlib.figure import Figure
+    >>> save_figure(Figure(figsize=(1, 1)), os.path.join(tempfile.mkdtemp(), "f.png")).suffix
+    '.png'
+    """
+    with replacing(path) as temporary:
+        figure.savefig(temporary, dpi=dpi, bbox_inches="tight")
+    return pathlib.Path(path)
+
+
+def save_model(model, path: os.PathLike | str) -> pathlib.Path:
+    """`model.save(path)` atomically (Keras writes `.keras` files in place); returns the path.
+
+    Args:
+        model: a `keras.Model`.
+        path: str or path-like ending in `.keras`.
+
+    Example:
+    >>> import os, tempfile, keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> save_model(model, os.path.join(tempfile.mkdtemp(), "m.keras")).name
+    'm.keras'
+    """
+    if not os.fspath(path).endswith(".keras"):
+        raise ValueError(f"a model file must end in .keras, got {os.fspath(path)!r}")
+    with replacing(path) as temporary:
+        model.save(temporary, overwrite=True)
+    return pathlib.Path(path)
+
+
+@contextlib.contextmanager
+def new_directory(path: os.PathLike | str):
+    """Yields a temporary folder beside `path`, renamed to `path` on success (which must not exist).
+
+    For outputs that are folders (a SavedModel version): a reader never sees a partial one.
+
+    Args:
+        path: str or path-like. The folder to create.
+
+    Example:
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "1")
+    >>> with new_directory(target) as temporary:
+    ...     _ = (temporary / "saved_model.pb").write_text("")
+    >>> os.listdir(target)
+    ['saved_model.pb']
+    """
+    path = pathlib.Path(os.fspath(path))
+    if path.exists():
+        raise FileExistsError(f"{path} already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~_umask())
+        os.rename(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise

@@ -1,0 +1,1 @@
+"""Evaluation: the protocols, the baselines, results tables and figures, and `evaluate_model`."""

@@ -1,0 +1,157 @@
+"""PNG figures of syntheses and evaluations (matplotlib, no pyplot state).
+
+Axial slices are shown as radiologists' software shows canonical (RAS+) data rotated with
+`numpy.rot90`: anterior at the top, the subject's right on the image's right (neurological
+convention), so a figure can be compared with the input in a NIfTI viewer set to that convention.
+
+Example:
+
+```python
+from magan_keras.evaluation import figures
+
+
+figures.synthesis_figure(result, "out/s_synthesis.png")   # result of synthesize_subject
+figures.evaluation_figure(results, "report/evaluation.png")  # result of evaluate_model
+```
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+
+def _new_figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=import-outside-toplevel
+    from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _show(axis, image, title=None, vmin=0.0, vmax=1.0):
+    axis.imshow(np.rot90(image), cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    axis.set_xticks([])
+    axis.set_yticks([])
+    if title:
+        axis.set_title(title, fontsize=8)
+
+
+def pick_slices(brain_mask, count=3) -> list:
+    """`count` axial slice indices spread over the brain's extent (25 %, 50 %, 75 % for 3).
+
+    Example:
+
+    ```python
+    pick_slices(mask)  # e.g. [52, 78, 104]
+    ```
+    """
+    with_brain = np.flatnonzero(np.asarray(brain_mask, bool).any(axis=(0, 1)))
+    if with_brain.size == 0:
+        return [brain_mask.shape[2] // 2]
+    positions = np.linspace(0, with_brain.size - 1, count + 2)[1:-1]
+    return sorted({int(with_brain[int(round(p))]) for p in positions})
+
+
+def synthesis_figure(result, path, slices=None) -> pathlib.Path:
+    """A grid of axial slices: inputs, each synthesis, and its ground truth when given.
+
+    Args:
+        result: `magan_keras.synthesize.Synthesis`.
+        path: PNG path.
+        slices: axial indices (default: `pick_slices(result.brain_mask)`).
+
+    Returns:
+        the path written.
+
+    Example:
+
+    ```python
+    synthesis_figure(synthesize_subject("m.keras", files), "out/s.png")
+    ```
+    """
+    slices = pick_slices(result.brain_mask) if slices is None else list(slices)
+    columns = [(f"input {name}", volume) for name, volume in result.inputs.items()]
+    for target, volume in result.outputs.items():
+        columns.append((f"synthetic {target}", volume))
+        if target in result.truths:
+            columns.append((f"true {target}", result.truths[target]))
+            columns.append((f"|error| {target}", np.abs(volume - result.truths[target])))
+    figure = _new_figure(1.9 * len(columns), 2.0 * len(slices) + 0.4)
+    axes = figure.subplots(len(slices), len(columns), squeeze=False)
+    for row, index in enumerate(slices):
+        for column, (title, volume) in enumerate(columns):
+            _show(axes[row, column], volume[:, :, index], title if row == 0 else None)
+        axes[row, 0].set_ylabel(f"axial {index}", fontsize=8)
+    figure.suptitle(f"{result.subject_id}: unit scale (0-1), anterior up, subject's right on the right",
+                    fontsize=9)
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    figure.savefig(path)
+    return path
+
+
+def evaluation_figure(results, path, metrics=("brasyn_ssim", "slice_psnr")) -> pathlib.Path:
+    """Per-target distributions over subjects of each method, then example slices.
+
+    Top rows: one panel per target and metric, a box plot (with the subjects as points) per
+    method. Bottom rows: one row per target of the example subject's slice: truth, then each
+    method's synthesis (unit scale).
+
+    Args:
+        results: `magan_keras.evaluate.EvaluationResults`.
+        path: PNG path.
+        metrics: metric names to show.
+
+    Returns:
+        the path written.
+
+    Example:
+
+    ```python
+    evaluation_figure(evaluate_model(model, split), "evaluation.png")
+    ```
+    """
+    targets, methods = list(results.targets), list(results.methods)
+    example_rows = [t for t in targets if t in results.examples]
+    columns = max(len(targets), 1 + len(methods))
+    rows = len(metrics) + len(example_rows)
+    figure = _new_figure(2.6 * columns, 2.4 * rows + 0.4)
+    grid = figure.add_gridspec(rows, columns)
+    rng = np.random.default_rng(0)
+    for row, metric in enumerate(metrics):
+        for column, target in enumerate(targets):
+            axis = figure.add_subplot(grid[row, column])
+            data = [
+                np.asarray([r[metric] for r in results.rows
+                            if r["target"] == target and r["method"] == m and np.isfinite(r[metric])])
+                for m in methods
+            ]
+            positions = np.arange(1, len(methods) + 1)
+            if any(d.size for d in data):
+                axis.boxplot([d if d.size else [np.nan] for d in data], positions=positions,
+                             widths=0.5, showfliers=False)
+                for position, values in zip(positions, data):
+                    axis.plot(position + rng.uniform(-0.12, 0.12, values.size), values, ".",
+                              alpha=0.6, markersize=4)
+            axis.set_xticks(positions)
+            axis.set_xticklabels(methods, fontsize=7, rotation=20)
+            axis.set_title(f"{target}: {metric}", fontsize=8)
+            axis.tick_params(labelsize=7)
+    for offset, target in enumerate(example_rows):
+        example = results.examples[target]
+        panels = [("truth", example["truth"])] + [(m, example[m]) for m in methods if m in example]
+        for column, (title, image) in enumerate(panels):
+            axis = figure.add_subplot(grid[len(metrics) + offset, column])
+            _show(axis, image, f"{target} {title}")
+        figure.axes[-len(panels)].set_ylabel(
+            f"{example['subject_id']}\naxial {example['slice_index']}", fontsize=7
+        )
+    figure.suptitle("Distributions over subjects (top) and example slices (bottom, unit scale)",
+                    fontsize=9)
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    figure.savefig(path)
+    return path

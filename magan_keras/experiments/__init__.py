@@ -1,1 +1,0 @@
-"""Experiments built on the training path: the paper's ablation study."""

@@ -1,0 +1,1 @@
+"""Inference: loading a generator, volumes <-> model slices, synthesis of subjects, SavedModel export."""

@@ -1,0 +1,1 @@
+"""Hyperparameter search: the KerasTuner hypermodel, search spaces and search reports."""

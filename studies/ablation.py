@@ -1,0 +1,272 @@
+"""`python -m studies.ablation`: MA-GAN against its ablations, same budget and seeds.
+
+Trains, for every seed, the full model and each ablation through the one training path
+(`magan_keras.training.run.train`, so every run folder is a normal run folder with its own
+report), scores each with both evaluation protocols and the two baselines, and writes a
+results page (markdown tables with mean and spread over seeds, sample grids side by side,
+metric distributions). Finished runs are reused, so an interrupted study resumes.
+
+Variants:
+- `full`: MA-GAN as configured.
+- `no_modal_attention`, `no_intra_attention`, `no_sr`: one part switched off.
+- `all_off`: every part off, the branches fused by concatenation (CollaGAN-style).
+- `pix2pix`: a single-input generator (all contrasts stacked as channels, one encoder,
+  `SingleInputGenerator`), no attention, no SR: pix2pix at MA-GAN's budget. It has no
+  branches, so it never has `decoder_skip` (the other variants keep the skip, the training
+  default; `--decoder-skip false` runs the study on the paper's generator).
+
+Every run's configuration, and every finished run folder it would reuse, is checked before
+the first run trains: a study that cannot finish fails at once, not after an hour.
+
+Example:
+    python -m studies.ablation --seeds 0 1 2 --epochs 4 --steps-per-epoch 150 \
+        --output-dir runs/ablation --results-page docs/results.md
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+
+VARIANTS = {
+    "full": {},
+    "no_modal_attention": {"modal_attention": False},
+    "no_intra_attention": {"intra_attention": False},
+    "no_sr": {"sr_supervision": False},
+    "all_off": {"modal_attention": False, "intra_attention": False, "sr_supervision": False},
+    "pix2pix": {"generator": "single_input", "modal_attention": False, "intra_attention": False,
+                "sr_supervision": False, "decoder_skip": False},
+}
+REPORTED = ("slice_ssim", "slice_psnr", "slice_mae", "brasyn_ssim", "brasyn_psnr")
+TITLES = {
+    "slice_ssim": "slice SSIM", "slice_psnr": "slice PSNR", "slice_mae": "slice MAE",
+    "brasyn_ssim": "BraSyn SSIM", "brasyn_psnr": "BraSyn PSNR",
+}
+
+
+def variant_config(base, variant, seed, output_dir):
+    """The `TrainConfig` of one run: the base config, the variant's switches, the seed."""
+    return base.replace(**VARIANTS[variant], seed=seed, output_dir=os.path.join(output_dir, variant, f"seed{seed}"))
+
+
+def run_study(base, variants, seeds, output_dir, verbose=2):
+    """Trains (or reuses) every variant x seed; returns `{(variant, seed): run folder}`.
+
+    Raises:
+        RunFolderError: a finished run folder holds another configuration (before anything
+            trains).
+    """
+    from magan_keras.training.run import CONFIG_FILE, FINISHED_FILE, RunFolderError, config_differences, train
+
+    plan = []  # (variant, seed, config, folder, finished), all checked before the first run trains
+    for variant, seed in ((v, s) for v in variants for s in seeds):
+        config = variant_config(base, variant, seed, output_dir)
+        folder = os.path.abspath(config.output_dir)
+        finished = os.path.exists(os.path.join(folder, FINISHED_FILE))
+        if finished:
+            with open(os.path.join(folder, CONFIG_FILE)) as f:
+                differing = config_differences(json.load(f), config)
+            if differing:
+                raise RunFolderError(
+                    f"{folder} holds a finished {variant} seed {seed} run with another configuration "
+                    f"(saved vs requested: {differing}); choose another --output-dir or remove that folder"
+                )
+        plan.append((variant, seed, config, folder, finished))
+    folders = {}
+    for index, (variant, seed, config, folder, finished) in enumerate(plan):
+        if finished:
+            print(f"[{index + 1}/{len(plan)}] {variant} seed {seed}: finished earlier, reused", flush=True)
+        else:
+            print(f"[{index + 1}/{len(plan)}] {variant} seed {seed}: training", flush=True)
+            train(config, verbose=verbose)
+        folders[(variant, seed)] = folder
+    return folders
+
+
+def read_summary(folder):
+    """`{(target, method): {metric: mean over subjects}}` from a run's evaluation/summary.csv."""
+    with open(os.path.join(folder, "evaluation", "summary.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {
+        (r["target"], r["method"]): {m: float(r[f"{m}_mean"]) for m in REPORTED if r.get(f"{m}_mean") not in (None, "")}
+        for r in rows
+    }
+
+
+def aggregate(folders):
+    """Mean and standard deviation over seeds of each method's subject-mean metrics.
+
+    The model's rows are named by variant; the baselines (fitted per run on its training
+    split) are pooled over every run.
+
+    Returns:
+        `{(target, method): {metric: (mean, std, n)}}`.
+    """
+    values = {}
+    for (variant, _seed), folder in folders.items():
+        for (target, method), metrics in read_summary(folder).items():
+            name = variant if method == "magan" else f"baseline: {method}"
+            for metric, value in metrics.items():
+                values.setdefault((target, name), {}).setdefault(metric, []).append(value)
+    return {
+        key: {m: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v)) for m, v in metrics.items()}
+        for key, metrics in values.items()
+    }
+
+
+def results_table(table, targets, methods):
+    """Markdown: one block per target, a row per method, mean ± std over seeds."""
+    lines = []
+    for target in targets:
+        lines += [f"### Target: {target}", "", "| method | " + " | ".join(TITLES[m] for m in REPORTED) + " |",
+                  "|---" * (len(REPORTED) + 1) + "|"]
+        for method in methods:
+            entry = table.get((target, method))
+            if entry is None:
+                continue
+            cells = []
+            for metric in REPORTED:
+                mean, std, _ = entry.get(metric, (float("nan"), 0.0, 0))
+                digits = 2 if "psnr" in metric else 4
+                cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def comparison_figures(folders, variants, seeds, base, figure_dir):
+    """Sample grids side by side (seed `seeds[0]`) and per-seed metric distributions as PNGs."""
+    import keras
+    from matplotlib.figure import Figure
+
+    from magan_keras.training import plots
+    from magan_keras.training.run import load_splits, sample_batch
+
+    os.makedirs(figure_dir, exist_ok=True)
+    splits = load_splits(base)
+    inputs, y = sample_batch(splits.get("test") or splits["validation"], base, count=4)
+    syntheses = {}
+    for variant in variants:
+        model = keras.saving.load_model(os.path.join(folders[(variant, seeds[0])], "model.keras"))
+        syntheses[variant] = keras.ops.convert_to_numpy(model(inputs, training=False))
+    rows, columns = len(y), 1 + len(variants)
+    figure = Figure(figsize=(1.8 * columns, 1.8 * rows + 0.4))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for row in range(rows):
+        target = base.target or ("t1", "t1ce", "t2", "flair")[int(np.argmax(inputs["target"][row]))]
+        panels = [(y[row, ..., 0], f"true {target}")] + [(syntheses[v][row, ..., 0], v) for v in variants]
+        for column, (image, label) in enumerate(panels):
+            axes[row, column].imshow(image, cmap="gray", vmin=-1, vmax=1)
+            axes[row, column].set_title(label, fontsize=7)
+            axes[row, column].axis("off")
+    figure.suptitle(f"test examples, seed {seeds[0]}", fontsize=9)
+    grid_path = os.path.join(figure_dir, "ablation_samples.png")
+    plots.save_figure(figure, grid_path)
+
+    per_subject = {}
+    for (variant, _seed), folder in folders.items():
+        with open(os.path.join(folder, "evaluation", "per_subject.csv"), newline="") as f:
+            for r in csv.DictReader(f):
+                name = variant if r["method"] == "magan" else f"baseline: {r['method']}"
+                if r.get("slice_ssim") not in (None, ""):
+                    per_subject.setdefault(r["target"], {}).setdefault(name, []).append(float(r["slice_ssim"]))
+    targets = sorted(per_subject)
+    figure = Figure(figsize=(4.2 * len(targets), 4.2))
+    axes = figure.subplots(1, len(targets), squeeze=False)[0]
+    for axis, target in zip(axes, targets):
+        names = list(per_subject[target])
+        axis.boxplot([per_subject[target][n] for n in names])
+        axis.set_xticks(range(1, len(names) + 1), names, rotation=60, ha="right", fontsize=7)
+        axis.set_title(f"slice SSIM, target {target}", fontsize=9)
+    figure.tight_layout()
+    box_path = os.path.join(figure_dir, "ablation_ssim_distributions.png")
+    plots.save_figure(figure, box_path)
+    return grid_path, box_path
+
+
+def write_results_page(path, command, base, variants, seeds, table, figures, discussion=""):
+    """Writes the results page (markdown) with the command, configuration, tables and figures."""
+    targets = [base.target] if base.target else ["t1", "t1ce", "t2", "flair"]
+    methods = list(variants) + sorted({m for (_, m) in table if m.startswith("baseline")})
+    relative = [os.path.relpath(f, os.path.dirname(os.path.abspath(path))) for f in figures]
+    lines = [
+        "# MA-GAN ablation on the built-in phantom" if not (base.data_dir or base.dataset) else "# MA-GAN ablation",
+        "",
+        "Produced by:",
+        "",
+        f"```bash\n{command}\n```",
+        "",
+        f"Configuration (every run; only the variant's switches and the seed change): "
+        f"`{ {k: v for k, v in base.to_dict().items() if k not in ('output_dir', 'overwrite', 'seed')} }`.",
+        f"Seeds: {list(seeds)}. Each cell is the mean ± standard deviation over seeds of the "
+        "mean over test subjects. Slice metrics: [-1, 1] mapped to [0, 1], inside the brain; "
+        "BraSyn: per volume, each volume percentile-normalised on its own.",
+        "",
+        results_table(table, targets, methods),
+        f"![sample grids]({relative[0]})",
+        "",
+        f"![SSIM distributions]({relative[1]})",
+        "",
+        discussion,
+    ]
+    temporary = path + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(temporary, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    os.replace(temporary, path)
+
+
+def main(argv=None):
+    """Runs the ablation study; returns the exit code."""
+    from magan_keras.cli.train import add_config_options, config_from_args
+    from magan_keras.training.run import RunFolderError
+
+    parser = argparse.ArgumentParser(prog="python -m studies.ablation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="TOML or JSON file of training options")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--results-page", default=None, help="markdown page to write (default OUTPUT_DIR/results.md)")
+    parser.add_argument("--discussion", default=None, help="markdown file appended to the page")
+    add_config_options(parser, fields=[f for f in _config_fields() if f not in ("seed", "overwrite")])
+    args = parser.parse_args(argv)
+    if args.output_dir is None:
+        args.output_dir = "runs/ablation"
+    study = {k: getattr(args, k) for k in ("variants", "seeds", "results_page", "discussion")}
+    for key in study:
+        delattr(args, key)
+    try:
+        base = config_from_args(args)
+    except ValueError as error:
+        parser.error(str(error))
+    output_dir = base.output_dir
+    try:
+        folders = run_study(base, study["variants"], study["seeds"], output_dir)
+    except RunFolderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    table = aggregate(folders)
+    figures = comparison_figures(folders, study["variants"], study["seeds"], base, os.path.join(output_dir, "figures"))
+    page = study["results_page"] or os.path.join(output_dir, "results.md")
+    page_figures = os.path.join(os.path.dirname(os.path.abspath(page)), "figures")
+    if os.path.abspath(page_figures) != os.path.abspath(os.path.join(output_dir, "figures")):
+        os.makedirs(page_figures, exist_ok=True)
+        figures = [shutil.copy(f, os.path.join(page_figures, os.path.basename(f))) for f in figures]
+    discussion = open(study["discussion"]).read() if study["discussion"] else ""
+    command = "python -m studies.ablation " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_results_page(page, command, base, study["variants"], study["seeds"], table, figures, discussion)
+    print(f"results page: {page}")
+    return 0
+
+
+def _config_fields():
+    from magan_keras.training.config import TrainConfig
+
+    return TrainConfig.field_names()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""`python -m magan_keras.export`: a TF Serving SavedModel of the generator."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from magan_keras import MAGAN
+from magan_keras.inference import export
+
+
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    magan = MAGAN(image_size=SIZE, base_filters=4, res_blocks=1)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    magan.save(path)
+    return magan, path
+
+
+def inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    available = np.array([[1, 1, 1, 0], [0, 1, 1, 1], [1, 0, 0, 0]], np.float32)
+    target = np.array([[0, 0, 0, 1], [1, 0, 0, 0], [0, 0, 1, 0]], np.float32)
+    images = rng.uniform(-1, 1, (3, SIZE, SIZE, 4)).astype(np.float32) * available[:, None, None, :]
+    return {"images": images, "available": available, "target": target}
+
+
+def test_saved_model_matches_keras_and_has_the_serving_layout(model, tmp_path):
+    magan, path = model
+    written = export.export_generator(path, tmp_path / "serving", name="magan", version=3)
+    assert written == tmp_path / "serving" / "magan" / "3"
+    assert (written / "saved_model.pb").is_file() and (written / "variables").is_dir()
+    assert os.listdir(tmp_path / "serving" / "magan") == ["3"]  # no temporary folder left
+    loaded = tf.saved_model.load(str(written))
+    signature = loaded.signatures["serving_default"]
+    batch = inputs()
+    out = signature(**{k: tf.constant(v) for k, v in batch.items()})
+    assert list(out) == ["synthesis"]
+    expected = np.asarray(magan.generator(batch, training=False))
+    np.testing.assert_allclose(out["synthesis"].numpy(), expected, atol=1e-5)
+    info = json.loads((written / "assets.extra" / "magan_keras.json").read_text())
+    assert info["modalities"] == ["t1", "t1ce", "t2", "flair"] and info["image_size"] == SIZE
+    assert info["inputs"]["images"]["shape"] == [-1, SIZE, SIZE, 4]
+
+
+def test_saved_model_cli_lists_the_signature(model, tmp_path):
+    written = export.export_generator(model[1], tmp_path, version=1)
+    result = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir", str(written),
+         "--tag_set", "serve", "--signature_def", "serving_default"],
+        capture_output=True, text=True, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    text = result.stdout
+    for name, shape in (("images", f"(-1, {SIZE}, {SIZE}, 4)"), ("available", "(-1, 4)"), ("target", "(-1, 4)")):
+        assert f"inputs['{name}']" in text
+        assert shape in text.split(f"inputs['{name}']")[1].split("name:")[0]
+    assert "outputs['synthesis']" in text and f"(-1, {SIZE}, {SIZE}, 1)" in text
+
+
+def test_refuses_to_overwrite_a_version_and_bad_arguments(model, tmp_path, capsys):
+    _, path = model
+    argv = ["--model", str(path), "--export-dir", str(tmp_path), "--name", "m", "--version", "2"]
+    assert export.main(argv) == 0
+    before = sorted(p.name for p in (tmp_path / "m" / "2").iterdir())
+    capsys.readouterr()
+    assert export.main(argv) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "m" / "2").iterdir()) == before
+    assert os.listdir(tmp_path / "m") == ["2"]
+    with pytest.raises(ValueError, match="--version"):
+        export.export_generator(path, tmp_path, version=0)
+    with pytest.raises(ValueError, match="--name"):
+        export.export_generator(path, tmp_path, name="a/b")
+    assert export.main(["--model", str(tmp_path / "missing.keras"), "--export-dir", str(tmp_path)]) == 2
+    assert "missing.keras" in capsys.readouterr().err
