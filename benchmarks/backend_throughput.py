@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from benchmarks.model_configs import parse_config
+from benchmarks.model_configs import model_options, parse_config
 
 BACKENDS = ("tensorflow", "jax", "torch")
 RESULT_PREFIX = "RESULT "
@@ -46,7 +46,7 @@ def random_batch(batch_size, image_size, num_modalities=4, seed=0):
     return inputs, y
 
 
-def measure(image_size, base_filters, res_blocks, batch_size, steps, warmup):
+def measure(name, image_size, base_filters, res_blocks, batch_size, steps, warmup):
     """Times `steps` training steps of `fit` in this process's backend; returns a dict."""
     import keras
     import tensorflow as tf
@@ -55,7 +55,7 @@ def measure(image_size, base_filters, res_blocks, batch_size, steps, warmup):
 
     keras.utils.set_random_seed(0)
     start = time.perf_counter()
-    model = MAGAN(image_size=image_size, base_filters=base_filters, res_blocks=res_blocks)
+    model = MAGAN(**model_options(name, image_size, base_filters, res_blocks))
     model.compile()
     dataset = tf.data.Dataset.from_tensors(random_batch(batch_size, image_size)).repeat()
     model.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
@@ -99,7 +99,7 @@ def main(argv=None):
     """Prints examples/s per backend and configuration, and the ratio to TensorFlow."""
     args = parse_args(argv)
     if args.worker:
-        print(RESULT_PREFIX + json.dumps(measure(*args.configs[0][1:], args.steps, args.warmup)), flush=True)
+        print(RESULT_PREFIX + json.dumps(measure(*args.configs[0], args.steps, args.warmup)), flush=True)
         return
     print(
         f"{'size':>4} {'F':>3} {'blocks':>6} {'batch':>5} {'backend':>10} {'jit':>5} {'s/step':>7} "

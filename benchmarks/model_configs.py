@@ -1,7 +1,10 @@
 """The model configurations the benchmarks take on the command line.
 
-`paper` is the paper's size (256 px, 64 base filters, 6 residual blocks, batch 2), `default`
-is `TrainConfig()`'s, and `SIZE:FILTERS:BLOCKS[:BATCH]` gives the numbers directly.
+`paper` is the paper's preset (`magan_keras.models.presets.PAPER`: 256 px, 64 base filters,
+6 residual blocks, the paper's generator and loss; batch 2), `default` is `TrainConfig()`'s
+(`presets.DEFAULT`, what `MAGAN()` builds), and `SIZE:FILTERS:BLOCKS[:BATCH]` gives the numbers
+directly for the default model. `model_options` turns a configuration into `MAGAN` arguments,
+so every benchmark builds its model through the same presets as the training command.
 
 Example:
     >>> parse_config("64:16:2:8")
@@ -12,7 +15,33 @@ Example:
 
 import argparse
 
-PAPER_CONFIG = (256, 64, 6, 2)
+PAPER_BATCH_SIZE = 2
+
+
+def paper_config():
+    """`(image_size, base_filters, res_blocks, batch_size)` of the paper's preset."""
+    from magan_keras.models.presets import PAPER
+
+    return (PAPER["image_size"], PAPER["base_filters"], PAPER["res_blocks"], PAPER_BATCH_SIZE)
+
+
+def model_options(name, image_size, base_filters, res_blocks):
+    """`MAGAN` keyword arguments for a parsed configuration.
+
+    Args:
+        name: the configuration's name (`paper`, `default` or the numbers as given).
+        image_size, base_filters, res_blocks: int. The sizes.
+
+    Example:
+    >>> model_options("paper", 256, 64, 6)["decoder_skip"]
+    False
+    >>> model_options("64:16:2:8", 64, 16, 2)["decoder_skip"]
+    True
+    """
+    from magan_keras.models.presets import DEFAULT, PAPER
+
+    preset = PAPER if name == "paper" else DEFAULT
+    return {**preset, "image_size": image_size, "base_filters": base_filters, "res_blocks": res_blocks}
 
 
 def default_config():
@@ -36,7 +65,7 @@ def parse_config(text, with_batch=True):
     """
     fields = 4 if with_batch else 3
     if text == "paper":
-        values = PAPER_CONFIG
+        values = paper_config()
     elif text == "default":
         values = default_config()
     else:

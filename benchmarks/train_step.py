@@ -51,7 +51,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.model_configs import parse_config
+from benchmarks.model_configs import model_options, parse_config
 
 RESULT_PREFIX = "RESULT "
 OPTION_KEYS = {
@@ -85,7 +85,7 @@ def options_label(options):
     return ",".join(changed) or "base"
 
 
-def measure(image_size, base_filters, res_blocks, batch_size, options, steps, warmup):
+def measure(name, image_size, base_filters, res_blocks, batch_size, options, steps, warmup):
     """Times `steps` training steps in this process; returns a dict (see the module docstring)."""
     import tensorflow as tf
 
@@ -99,11 +99,11 @@ def measure(image_size, base_filters, res_blocks, batch_size, options, steps, wa
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
     if options["kernels"] == "reference":
         with kernels.reference_kernels():  # the step is traced inside
-            return _measure(image_size, base_filters, res_blocks, batch_size, options, steps, warmup)
-    return _measure(image_size, base_filters, res_blocks, batch_size, options, steps, warmup)
+            return _measure(name, image_size, base_filters, res_blocks, batch_size, options, steps, warmup)
+    return _measure(name, image_size, base_filters, res_blocks, batch_size, options, steps, warmup)
 
 
-def _measure(image_size, base_filters, res_blocks, batch_size, options, steps, warmup):
+def _measure(name, image_size, base_filters, res_blocks, batch_size, options, steps, warmup):
     import resource
 
     import keras
@@ -122,7 +122,7 @@ def _measure(image_size, base_filters, res_blocks, batch_size, options, steps, w
     )
     spe = int(options["spe"])
     with strategy.scope():
-        model = MAGAN(image_size=image_size, base_filters=base_filters, res_blocks=res_blocks)
+        model = MAGAN(**model_options(name, image_size, base_filters, res_blocks))
         model.compile(jit_compile=options["jit"] == "true", steps_per_execution=spe)
     dataset = tf.data.Dataset.from_tensors(random_batch(batch_size, image_size)).repeat()
     start = time.perf_counter()
@@ -214,7 +214,7 @@ def main(argv=None):
     """Prints step time, examples/s, GFLOP/s, fraction of the conv ceiling and peak RSS."""
     args = parse_args(argv)
     if args.worker:
-        result = measure(*args.configs[0][1:], args.options[0], args.steps, args.warmup)
+        result = measure(*args.configs[0], args.options[0], args.steps, args.warmup)
         print(RESULT_PREFIX + json.dumps(result), flush=True)
         return
     print(

@@ -53,7 +53,7 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=FLAGS)
-    for test in finder.find(module, name, globs={}):
+    for test in finder.find(module, name):  # each example sees its module's names, as doctest does
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (output above)"

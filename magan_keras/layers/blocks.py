@@ -13,7 +13,8 @@ def instance_norm(name=None):
         name: optional layer name.
 
     Example:
-    >>> instance_norm()(np.ones((1, 4, 4, 8), "float32")).shape
+    >>> import numpy as np
+    >>> tuple(instance_norm()(np.ones((1, 4, 4, 8), "float32")).shape)
     (1, 4, 4, 8)
     """
     return InstanceNormalization(epsilon=1e-5, name=name)
@@ -34,7 +35,8 @@ class ConvBlock(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Example:
-    >>> ConvBlock(16, 3, strides=2)(np.ones((1, 8, 8, 3), "float32")).shape
+    >>> import numpy as np
+    >>> tuple(ConvBlock(16, 3, strides=2)(np.ones((1, 8, 8, 3), "float32")).shape)
     (1, 4, 4, 16)
     """
 
@@ -118,7 +120,8 @@ class ResidualBlock(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Example:
-    >>> ResidualBlock(8)(np.ones((1, 4, 4, 8), "float32")).shape
+    >>> import numpy as np
+    >>> tuple(ResidualBlock(8)(np.ones((1, 4, 4, 8), "float32")).shape)
     (1, 4, 4, 8)
     """
 

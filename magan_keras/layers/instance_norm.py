@@ -19,7 +19,8 @@ class InstanceNormalization(keras.layers.GroupNormalization):
         **kwargs: base `GroupNormalization` arguments except `groups` (always -1).
 
     Example:
-    >>> InstanceNormalization()(np.ones((1, 4, 4, 8), "float32")).shape
+    >>> import numpy as np
+    >>> tuple(InstanceNormalization()(np.ones((1, 4, 4, 8), "float32")).shape)
     (1, 4, 4, 8)
     """
 

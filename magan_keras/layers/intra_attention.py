@@ -19,7 +19,7 @@ class IntraModalAttention(keras.layers.Layer):
 
     Example:
     >>> import numpy as np
-    >>> IntraModalAttention()(np.ones((1, 8, 8, 32), "float32")).shape
+    >>> tuple(IntraModalAttention()(np.ones((1, 8, 8, 32), "float32")).shape)
     (1, 8, 8, 32)
     """
 

@@ -47,7 +47,7 @@ class ModalAttention(keras.layers.Layer):
     >>> layer = ModalAttention(gamma=0.5)
     >>> features = np.random.rand(2, 4, 8, 8, 16).astype("float32")
     >>> available = np.array([[1, 1, 1, 0], [1, 0, 1, 1]], "float32")
-    >>> layer(features, available).shape
+    >>> tuple(layer(features, available).shape)
     (2, 4, 8, 8, 16)
     """
 
@@ -129,7 +129,10 @@ def masked_softmax(scores, mask, axis=-1):
         Probabilities that are exactly 0 where `mask` is 0 and sum to 1 over the rest.
 
     Example:
-    >>> masked_softmax(np.array([[1.0, 2.0, 3.0]]), np.array([[1.0, 0.0, 1.0]]))
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> ops.convert_to_numpy(masked_softmax(np.array([[1.0, 2.0, 3.0]]), np.array([[1.0, 0.0, 1.0]]))).round(3)
+    array([[0.119, 0.   , 0.881]])
     """
     mask = ops.cast(mask, scores.dtype)
     shifted = scores - ops.max(scores, axis=axis, keepdims=True)

@@ -31,9 +31,9 @@ class PatchDiscriminator(keras.Model):
     Example:
     >>> import numpy as np
     >>> d = PatchDiscriminator(num_modalities=4, base_filters=8)
-    >>> d({"images": np.zeros((1, 32, 32, 4), "float32"),
+    >>> tuple(d({"images": np.zeros((1, 32, 32, 4), "float32"),
     ...    "available": np.ones((1, 4), "float32"), "target": np.eye(4)[:1].astype("float32"),
-    ...    "candidate": np.zeros((1, 32, 32, 1), "float32")}).shape
+    ...    "candidate": np.zeros((1, 32, 32, 1), "float32")}).shape)
     (1, 4, 4, 1)
     """
 

@@ -7,7 +7,7 @@ from magan_keras.layers import ModalAttention
 from magan_keras.modalities import validate_modalities
 from magan_keras.models.parts import Decoder, Encoder
 from magan_keras.models.precision import sublayers_follow
-from magan_keras.models.presets import DEFAULT
+from magan_keras.models.presets import DEFAULT, with_saved_defaults
 from tfds_brats.preprocessing import Preprocessing
 
 
@@ -69,7 +69,7 @@ class MultiBranchGenerator(keras.Model):
     >>> batch = {"images": np.zeros((1, 32, 32, 4), "float32"),
     ...          "available": np.array([[1, 1, 1, 0]], "float32"),
     ...          "target": np.array([[0, 0, 0, 1]], "float32")}
-    >>> g(batch).shape
+    >>> tuple(g(batch).shape)
     (1, 32, 32, 1)
     """
 
@@ -187,6 +187,12 @@ class MultiBranchGenerator(keras.Model):
         m, s = self.num_modalities, self.image_size
         self(example_inputs(batch_size, s, m))
 
+    @classmethod
+    def from_config(cls, config):
+        # A file written before an option existed was built with that option's old default.
+        keys = ("modalities", "image_size", "base_filters", "res_blocks", "modal_attention", "intra_attention", "gamma", "attention_reduction", "pooled_attention", "decoder_skip")
+        return cls(**with_saved_defaults(config, keys))
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -217,7 +223,7 @@ def masked_inputs(inputs):
 
     Example:
     >>> images, available, planes = masked_inputs(example_inputs(1, 16, 4))
-    >>> planes.shape
+    >>> tuple(planes.shape)
     (1, 16, 16, 4)
     """
     images = ops.convert_to_tensor(inputs["images"])
@@ -237,7 +243,7 @@ def example_inputs(batch_size, image_size, num_modalities):
         num_modalities: int.
 
     Example:
-    >>> example_inputs(1, 32, 4)["images"].shape
+    >>> tuple(example_inputs(1, 32, 4)["images"].shape)
     (1, 32, 32, 4)
     """
     available = ops.concatenate(

@@ -7,7 +7,7 @@ from magan_keras.models import metrics as image_metrics
 
 from magan_keras.models.discriminator import PatchDiscriminator
 from magan_keras.models.generator import MultiBranchGenerator
-from magan_keras.models.presets import DEFAULT, validate_options
+from magan_keras.models.presets import DEFAULT, validate_options, with_saved_defaults
 from magan_keras.models.precision import sublayers_follow
 from magan_keras.models.self_representation import SelfRepresentationNetwork
 from magan_keras.models.single_input_generator import SingleInputGenerator
@@ -88,10 +88,18 @@ class MAGAN(keras.Model):
             weights (their outputs and the losses stay float32); it is saved with the model.
 
     Example:
+    >>> import numpy as np
     >>> model = MAGAN(image_size=32, base_filters=8, res_blocks=1)
     >>> model.compile()
-    >>> model.fit(dataset, epochs=1, steps_per_epoch=10)  # doctest: +SKIP
-    >>> synthesis = model.predict(inputs)  # [B, 32, 32, 1]  # doctest: +SKIP
+    >>> inputs = {"images": np.zeros((2, 32, 32, 4), "float32"),
+    ...           "available": np.array([[1, 1, 1, 0]] * 2, "float32"),
+    ...           "target": np.array([[0, 0, 0, 1]] * 2, "float32")}
+    >>> y = np.zeros((2, 32, 32, 1), "float32")
+    >>> history = model.fit(inputs, y, batch_size=2, epochs=1, verbose=0)
+    >>> sorted(history.history)[:4]
+    ['d_loss', 'g_gan', 'g_inter', 'g_intra']
+    >>> model.predict(inputs, verbose=0).shape
+    (2, 32, 32, 1)
     """
 
     def __init__(
@@ -377,6 +385,11 @@ class MAGAN(keras.Model):
     # === Inference ===
     def call(self, inputs, training=None):
         return self.generator(inputs, training=training)
+
+    @classmethod
+    def from_config(cls, config):
+        # A file written before an option existed was built with that option's old default.
+        return cls(**with_saved_defaults(config))
 
     def get_config(self):
         config = super().get_config()

@@ -22,7 +22,8 @@ class Encoder(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Example:
-    >>> Encoder(8)(np.ones((1, 32, 32, 5), "float32")).shape
+    >>> import numpy as np
+    >>> tuple(Encoder(8)(np.ones((1, 32, 32, 5), "float32")).shape)
     (1, 8, 8, 32)
     """
 
@@ -79,7 +80,8 @@ class Decoder(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Example:
-    >>> Decoder(8, res_blocks=2)(np.ones((1, 8, 8, 32), "float32")).shape
+    >>> import numpy as np
+    >>> tuple(Decoder(8, res_blocks=2)(np.ones((1, 8, 8, 32), "float32")).shape)
     (1, 32, 32, 1)
     """
 

@@ -67,6 +67,27 @@ PAPER = {
 
 PRESETS = {"default": DEFAULT, "paper": PAPER}
 
+# The class defaults before this record of defaults existed: they were the paper's. A `.keras`
+# file stores every constructor argument its version knew, so an option missing from a stored
+# config means the file predates it; `from_config` fills such gaps with these, never with
+# today's defaults (which would rebuild another architecture than the file's weights).
+SAVED_BEFORE_DEFAULTS = PAPER
+
+
+def with_saved_defaults(config, keys=None):
+    """`config` (a stored model config) with each missing option set to its pre-`DEFAULT` value.
+
+    Args:
+        config: dict from a model's `get_config`.
+        keys: the options to fill (default: all of `MAGAN`'s).
+
+    Example:
+    >>> with_saved_defaults({"image_size": 64}, keys=("image_size", "decoder_skip"))
+    {'image_size': 64, 'decoder_skip': False}
+    """
+    keys = SAVED_BEFORE_DEFAULTS if keys is None else keys
+    return {**{k: SAVED_BEFORE_DEFAULTS[k] for k in keys if k not in config}, **config}
+
 
 def _number(name, value, low=0.0, high=None):
     bounds = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"

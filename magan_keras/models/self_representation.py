@@ -30,7 +30,7 @@ class SelfRepresentationNetwork(keras.Model):
     Example:
     >>> import numpy as np
     >>> sr = SelfRepresentationNetwork(image_size=32, base_filters=8, res_blocks=1)
-    >>> sr(np.zeros((2, 32, 32, 1), "float32")).shape
+    >>> tuple(sr(np.zeros((2, 32, 32, 1), "float32")).shape)
     (2, 32, 32, 1)
     """
 

@@ -7,7 +7,7 @@ from magan_keras.modalities import validate_modalities
 from magan_keras.models.generator import example_inputs, masked_inputs, validate_image_size
 from magan_keras.models.parts import Decoder, Encoder
 from magan_keras.models.precision import sublayers_follow
-from magan_keras.models.presets import DEFAULT
+from magan_keras.models.presets import DEFAULT, with_saved_defaults
 from tfds_brats.preprocessing import Preprocessing
 
 
@@ -44,7 +44,7 @@ class SingleInputGenerator(keras.Model):
     >>> batch = {"images": np.zeros((1, 32, 32, 4), "float32"),
     ...          "available": np.array([[1, 1, 1, 0]], "float32"),
     ...          "target": np.array([[0, 0, 0, 1]], "float32")}
-    >>> g(batch).shape
+    >>> tuple(g(batch).shape)
     (1, 32, 32, 1)
     """
 
@@ -104,6 +104,11 @@ class SingleInputGenerator(keras.Model):
     def build_on_zeros(self, batch_size=1):
         """Builds every weight by calling the model on zeros of the configured size."""
         self(example_inputs(batch_size, self.image_size, self.num_modalities))
+
+    @classmethod
+    def from_config(cls, config):
+        # A file written before an option existed was built with that option's old default.
+        return cls(**with_saved_defaults(config, ("modalities", "image_size", "base_filters", "res_blocks")))
 
     def get_config(self):
         config = super().get_config()

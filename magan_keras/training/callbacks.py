@@ -1,26 +1,14 @@
 """Callbacks of a training run: atomic checkpoints, NaN guard, per-epoch sample grids."""
 
+import json
 import math
 import os
 
 import keras
 import numpy as np
 
+from magan_keras import atomic
 from magan_keras.training import plots
-
-
-def save_model_atomically(model, path):
-    """`model.save(path)` through a temporary file and `os.replace`.
-
-    Keras writes `.keras` files in place, so a kill mid-save would leave a
-    truncated file where the previous good one was; here the old file stays
-    until the new one is complete.
-    """
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temporary = f"{path[:-len('.keras')]}.partial.keras"
-    model.save(temporary)
-    os.replace(temporary, path)
 
 
 class TrainingDivergedError(RuntimeError):
@@ -59,29 +47,75 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 class AtomicCheckpoint(keras.callbacks.Callback):
     """Saves the model each epoch to `last.keras` and, when `monitor` improves, `best.keras`.
 
+    Both are written atomically (`magan_keras.atomic.save_model`). The best value so far is
+    kept beside them in `best.json` (monitor, mode, value, epoch), so a run resumed by
+    `BackupAndRestore` after a kill compares against it instead of starting from scratch: a
+    worse first epoch after the resume never replaces `best.keras`.
+
     Args:
         directory: folder of the checkpoints.
-        monitor: log name to select the best epoch by.
-        mode: `"max"` or `"min"`.
+        monitor: str. Log name to select the best epoch by (`val_ssim`); an epoch whose logs
+            lack it raises `ValueError` naming the logs there are.
+        mode: `"max"` or `"min"`; anything else raises.
         enabled: bool. False on non-chief workers of a multi-worker run.
+
+    Example:
+    >>> import tempfile
+    >>> AtomicCheckpoint(tempfile.mkdtemp(), mode="maximum")
+    Traceback (most recent call last):
+    ...
+    ValueError: AtomicCheckpoint: mode must be 'max' or 'min', got 'maximum'
     """
+
+    MODES = ("max", "min")
 
     def __init__(self, directory, monitor="val_ssim", mode="max", enabled=True):
         super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"AtomicCheckpoint: mode must be 'max' or 'min', got {mode!r}")
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"AtomicCheckpoint: monitor must be a log name, got {monitor!r}")
         self.directory = os.fspath(directory)
         self.monitor = monitor
-        self.sign = 1.0 if mode == "max" else -1.0
+        self.mode = mode
         self.enabled = enabled
-        self.best = -math.inf
+        self.best = None
+        self.best_epoch = None
+
+    @property
+    def state_path(self):
+        return os.path.join(self.directory, "best.json")
+
+    def _improves(self, value):
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
+    def on_train_begin(self, logs=None):
+        # A resumed run: the best so far is what the earlier process recorded.
+        if os.path.exists(self.state_path):
+            with open(self.state_path) as f:
+                state = json.load(f)
+            if state.get("monitor") == self.monitor and state.get("mode") == self.mode:
+                self.best, self.best_epoch = float(state["value"]), int(state["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(
+                f"AtomicCheckpoint: monitor {self.monitor!r} is not in the epoch's logs {sorted(logs)}"
+            )
         if not self.enabled:
             return
-        save_model_atomically(self.model, os.path.join(self.directory, "last.keras"))
-        value = (logs or {}).get(self.monitor)
-        if value is not None and self.sign * float(value) > self.best:
-            self.best = self.sign * float(value)
-            save_model_atomically(self.model, os.path.join(self.directory, "best.keras"))
+        atomic.save_model(self.model, os.path.join(self.directory, "last.keras"))
+        value = float(np.asarray(logs[self.monitor]).reshape(-1)[0])
+        if math.isfinite(value) and self._improves(value):
+            self.best, self.best_epoch = value, epoch + 1
+            atomic.save_model(self.model, os.path.join(self.directory, "best.keras"))
+            atomic.write_json(
+                self.state_path,
+                {"monitor": self.monitor, "mode": self.mode, "value": value, "epoch": epoch + 1},
+            )
 
 
 class SampleGrid(keras.callbacks.Callback):

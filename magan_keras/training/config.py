@@ -8,6 +8,7 @@ import os
 
 from magan_keras.modalities import BRATS_MODALITIES, SCENARIOS
 from magan_keras.models.presets import DEFAULT, validate_options
+from magan_keras.training.distribution import STRATEGY_NAMES as STRATEGIES
 
 LR_DECAYS = ("none", "linear")
 
@@ -16,7 +17,6 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     tomllib = None
 
-STRATEGIES = ("auto", "mirrored", "one_device", "multi_worker")
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 

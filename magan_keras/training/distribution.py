@@ -16,9 +16,12 @@ def make_strategy(name="auto"):
             (`MultiWorkerMirroredStrategy` configured by `TF_CONFIG`).
 
     Example:
+    >>> from magan_keras import MAGAN
     >>> strategy = make_strategy("auto")
     >>> with strategy.scope():
-    ...     model = MAGAN(image_size=64)  # doctest: +SKIP
+    ...     model = MAGAN(image_size=32, base_filters=4, res_blocks=1)
+    >>> strategy.num_replicas_in_sync >= 1
+    True
     """
     import tensorflow as tf
 

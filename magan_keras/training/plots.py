@@ -1,19 +1,11 @@
 """PNG figures of a training run: sample grids and loss / metric curves (matplotlib, Agg)."""
 
 import csv
-import os
 
 import numpy as np
 from matplotlib.figure import Figure
 
-
-def save_figure(figure, path):
-    """Writes `figure` to `path` atomically (a temporary file, then `os.replace`)."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temporary = f"{path}.tmp.png"
-    figure.savefig(temporary, dpi=100, bbox_inches="tight")
-    os.replace(temporary, path)
+from magan_keras import atomic
 
 
 def sample_grid(inputs, y, synthesis, modalities, path, title=""):
@@ -28,7 +20,13 @@ def sample_grid(inputs, y, synthesis, modalities, path, title=""):
         title: figure title.
 
     Example:
-    >>> sample_grid(inputs, y, model.predict(inputs), ("t1", "t1ce", "t2", "flair"), "grid.png")  # doctest: +SKIP
+    >>> import numpy as np
+    >>> inputs = {"images": np.zeros((2, 16, 16, 4)), "available": np.array([[1, 1, 1, 0]] * 2),
+    ...           "target": np.array([[0, 0, 0, 1]] * 2)}
+    >>> y = synthesis = np.zeros((2, 16, 16, 1))
+    >>> sample_grid(inputs, y, synthesis, ("t1", "t1ce", "t2", "flair"), "grid.png")
+    >>> import os; os.path.getsize("grid.png") > 0
+    True
     """
     images, available, target = (np.asarray(inputs[k]) for k in ("images", "available", "target"))
     y, synthesis = np.asarray(y), np.asarray(synthesis)
@@ -60,7 +58,7 @@ def sample_grid(inputs, y, synthesis, modalities, path, title=""):
             axis.axis("off")
     if title:
         figure.suptitle(title, fontsize=9)
-    save_figure(figure, path)
+    atomic.save_figure(figure, path)
 
 
 def read_metrics_csv(path):
@@ -103,4 +101,4 @@ def training_curves(history, path, title=""):
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    save_figure(figure, path)
+    atomic.save_figure(figure, path)

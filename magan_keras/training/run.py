@@ -14,6 +14,7 @@ import shutil
 import keras
 import numpy as np
 
+from magan_keras import atomic
 from magan_keras import data as magan_data
 from magan_keras.models import MAGAN
 from magan_keras.modalities import BRATS_MODALITIES
@@ -21,6 +22,7 @@ from magan_keras.training import callbacks as run_callbacks
 from magan_keras.training import plots
 from magan_keras.training.distribution import is_chief, make_strategy
 from magan_keras.training.schedules import learning_rate_for
+from tfds_brats.preprocessing import Preprocessing
 
 CONFIG_FILE = "config.json"
 FINISHED_FILE = "report.md"
@@ -107,15 +109,12 @@ def prepare_run_folder(config):
                 )
     os.makedirs(output_dir, exist_ok=True)
     if saved is None and is_chief():
-        temporary = paths["config"] + ".tmp"
-        with open(temporary, "w") as f:
-            json.dump(config.to_dict(), f, indent=2)
-        os.replace(temporary, paths["config"])
+        atomic.write_json(paths["config"], config.to_dict())
     return paths
 
 
-def load_splits(config):
-    """Prepares (if needed) and opens the data set; returns `{split: tf.data.Dataset}`.
+def prepared_builder(config):
+    """Prepares (if needed) and returns the TFDS builder of `config`'s data.
 
     The phantom is prepared on first use (a no-op afterwards); a BraTS folder is
     prepared at the config's image size; `dataset` must already be prepared.
@@ -144,6 +143,24 @@ def load_splits(config):
     size = builder.info.features["images"].shape[0]
     if size != config.image_size:
         raise ValueError(f"dataset {builder.info.full_name} has {size} px slices but image_size is {config.image_size}")
+    return builder
+
+
+def dataset_preprocessing(builder, config):
+    """The `Preprocessing` record of a prepared dataset: what the model must be given at inference."""
+    return Preprocessing.from_builder_config(builder.builder_config, config.image_size, BRATS_MODALITIES)
+
+
+def load_splits(config, builder=None):
+    """Opens the data set (preparing it if needed); returns `{split: tf.data.Dataset}`.
+
+    Args:
+        config: `TrainConfig`.
+        builder: the dataset's TFDS builder, when the caller already has it (`prepared_builder`).
+    """
+    import tensorflow_datasets as tfds
+
+    builder = builder or prepared_builder(config)
     # Training reads its shards in a seeded random order, so the shuffle buffer mixes
     # slices of many subjects rather than the neighbours of one.
     read_config = tfds.ReadConfig(shuffle_seed=config.seed)
@@ -168,8 +185,13 @@ def make_datasets(config, splits):
     return train, validation
 
 
-def build_model(config, strategy=None):
+def build_model(config, strategy=None, preprocessing=None):
     """Creates and compiles MAGAN for `config` inside `strategy`'s scope (if any).
+
+    Args:
+        config: `TrainConfig`.
+        strategy: a `tf.distribute.Strategy` or None.
+        preprocessing: the dataset's `Preprocessing` (saved with the model), or None.
 
     `config.precision="mixed_bfloat16"` builds every layer with bfloat16 maths and
     float32 weights; G, D and SR return float32, so the losses stay float32 (no loss
@@ -177,7 +199,10 @@ def build_model(config, strategy=None):
     """
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        model = MAGAN(**config.model_kwargs(), dtype=config.precision)
+        model = MAGAN(
+            **config.model_kwargs(), dtype=config.precision,
+            preprocessing=preprocessing.to_config() if preprocessing is not None else None,
+        )
         model.compile(**{
             f"{part}_optimizer": keras.optimizers.Adam(learning_rate_for(config), beta_1=0.5, name=f"{part}_adam")
             for part in ("g", "d", "sr")
@@ -243,10 +268,7 @@ def write_report(path, config, test_metrics, result_paths, evaluation=None):
         ]
     lines += ["", "## Files", ""]
     lines += [f"- {role}: `{os.path.relpath(p, os.path.dirname(path))}`" for role, p in result_paths.items()]
-    temporary = path + ".tmp"
-    with open(temporary, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(temporary, path)
+    atomic.write_text(path, "\n".join(lines) + "\n")
 
 
 def evaluate_with_protocols(model, splits, config, directory):
@@ -277,8 +299,15 @@ def train(config, verbose="auto", extra_callbacks=()):
         `RunResult`.
 
     Example:
-    >>> result = train(TrainConfig(epochs=1, steps_per_epoch=5, output_dir="/tmp/run"))  # doctest: +SKIP
-    >>> print(result.report_path)  # doctest: +SKIP
+    >>> from magan_keras.training.config import TrainConfig
+    >>> config = TrainConfig(num_subjects=4, image_size=16, base_filters=4, res_blocks=1, epochs=1,
+    ...                      steps_per_epoch=2, batch_size=2, validation_steps=1, output_dir="runs/example",
+    ...                      tfds_data_dir="tfds")
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # the data preparation's messages
+    ...     result = train(config, verbose=0)
+    >>> sorted(result.test_metrics), os.path.basename(result.report_path)
+    (['flair', 't1', 't1ce', 't2'], 'report.md')
     """
     keras.utils.set_random_seed(config.seed)
     paths = prepare_run_folder(config)
@@ -289,9 +318,10 @@ def train(config, verbose="auto", extra_callbacks=()):
         raise ValueError(f"strategy {config.strategy!r} needs the TensorFlow backend")
     else:
         strategy = None
-    splits = load_splits(config)
+    builder = prepared_builder(config)
+    splits = load_splits(config, builder)
     train_examples, validation_examples = make_datasets(config, splits)
-    model = build_model(config, strategy)
+    model = build_model(config, strategy, dataset_preprocessing(builder, config))
     test_split = splits.get("test") or splits["validation"]
     grid = run_callbacks.SampleGrid(
         sample_batch(test_split, config), BRATS_MODALITIES, paths["samples"], paths["tensorboard"], enabled=chief
@@ -315,9 +345,8 @@ def train(config, verbose="auto", extra_callbacks=()):
         os.path.join(paths["samples"], f) for f in os.listdir(paths["samples"]) if f.endswith(".png")
     ) if os.path.isdir(paths["samples"]) else []
     if chief:
-        run_callbacks.save_model_atomically(model, paths["model"])
-        with open(paths["test_metrics"], "w") as f:
-            json.dump(test_metrics, f, indent=2)
+        atomic.save_model(model, paths["model"])
+        atomic.write_json(paths["test_metrics"], test_metrics)
         plots.training_curves(plots.read_metrics_csv(paths["metrics_csv"]), paths["curves"], title="MA-GAN training")
         evaluation = evaluate_with_protocols(model, splits, config, paths["evaluation"])
         written = {

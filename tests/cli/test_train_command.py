@@ -85,7 +85,7 @@ def test_default_adds_the_ssim_loss_and_zero_gives_the_papers_loss():
     assert default.model_kwargs()["lambda_ssim"] == 50.0
     paper = train.config_from_args(train.build_parser().parse_args(["--lambda-ssim", "0"]))
     assert paper.model_kwargs()["lambda_ssim"] == 0.0
-    assert MAGAN(image_size=32, base_filters=4, res_blocks=1).lambda_ssim == 0.0  # the class keeps the paper's
+    assert MAGAN(image_size=32, base_filters=4, res_blocks=1).lambda_ssim == 50.0  # one set of defaults
     with pytest.raises(ValueError, match="lambda_ssim"):
         train.config_from_args(train.build_parser().parse_args(["--lambda-ssim", "-1"]))
 

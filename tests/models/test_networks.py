@@ -86,7 +86,7 @@ def test_generator_config_and_keras_file_round_trip(tmp_path, tiny_batch, decode
 def test_decoder_skip_feeds_full_resolution_features_to_the_last_layer(tiny_batch):
     inputs, _ = tiny_batch
     f, m = 4, inputs["images"].shape[-1]
-    plain = MultiBranchGenerator(image_size=32, base_filters=f, res_blocks=1)
+    plain = MultiBranchGenerator(image_size=32, base_filters=f, res_blocks=1, decoder_skip=False)
     skip = MultiBranchGenerator(image_size=32, base_filters=f, res_blocks=1, decoder_skip=True)
     plain.build_on_zeros()
     skip.build_on_zeros()

@@ -9,7 +9,9 @@ def unpack(data):
             (`images`, `available`, `target`) and the target images `y`.
 
     Example:
-    >>> inputs, y = unpack(({"images": images, "available": a, "target": t}, y))  # doctest: +SKIP
+    >>> inputs, y = unpack(({"images": "x", "available": "a", "target": "t"}, "y", "weights"))
+    >>> sorted(inputs), y
+    (['available', 'images', 'target'], 'y')
     """
     if not isinstance(data, (tuple, list)) or len(data) < 2:
         raise ValueError(

@@ -37,8 +37,14 @@ class OptimizerGroup:
         optimizers: sequence of built `keras.optimizers.Optimizer`, G's first.
 
     Example:
-    >>> group = OptimizerGroup([model.g_optimizer, model.d_optimizer, model.sr_optimizer])  # doctest: +SKIP
-    >>> g_values, d_values, sr_values = group.split([v.value for v in group.variables])  # doctest: +SKIP
+    >>> import keras
+    >>> first, second = keras.optimizers.Adam(), keras.optimizers.Adam()
+    >>> first.build([keras.Variable([1.0, 2.0])])
+    >>> second.build([keras.Variable([3.0])])
+    >>> group = OptimizerGroup([first, second])
+    >>> parts = group.split([v.value for v in group.variables])
+    >>> [len(part) for part in parts] == [len(first.variables), len(second.variables)]
+    True
     """
 
     built = True
