@@ -94,7 +94,7 @@ def write_text(path: os.PathLike | str, text: str) -> pathlib.Path:
     'a.txt'
     """
     with replacing(path) as temporary:
-        temporary.write_text(text)
+        temporary.write_text(text, encoding="utf-8")
     return pathlib.Path(path)
 
 

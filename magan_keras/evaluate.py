@@ -1,9 +1,10 @@
 """`python -m magan_keras.evaluate`: score a trained model with both protocols and baselines.
 
-The entry point only; the command's options and `main` live in `magan_keras.evaluation.evaluate`.
+The entry point only: the options and `main` live in `magan_keras.cli.evaluate`, the library in
+`magan_keras.evaluation` (`evaluation.evaluate.evaluate_model`).
 """
 
-from magan_keras.evaluation.evaluate import main
+from magan_keras.cli.evaluate import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -32,6 +32,8 @@ import sys
 
 import numpy as np
 
+from magan_keras import atomic
+
 VARIANTS = {
     "full": {},
     "no_modal_attention": {"modal_attention": False},
@@ -49,18 +51,49 @@ TITLES = {
 
 
 def variant_config(base, variant, seed, output_dir):
-    """The `TrainConfig` of one run: the base config, the variant's switches, the seed."""
+    """The `TrainConfig` of one run: the base config, the variant's switches, the seed.
+
+    Args:
+        base: `TrainConfig` every run starts from.
+        variant: str. A key of `VARIANTS`.
+        seed: int.
+        output_dir: str. The study's folder; the run goes to `output_dir/variant/seedN`.
+
+    Example:
+    >>> from magan_keras.training.config import TrainConfig
+    >>> from studies.ablation import variant_config
+    >>> config = variant_config(TrainConfig(image_size=32), "no_sr", 1, "runs/ablation")
+    >>> config.sr_supervision, config.seed, config.output_dir
+    (False, 1, 'runs/ablation/no_sr/seed1')
+    """
     return base.replace(**VARIANTS[variant], seed=seed, output_dir=os.path.join(output_dir, variant, f"seed{seed}"))
 
 
 def run_study(base, variants, seeds, output_dir, verbose=2):
     """Trains (or reuses) every variant x seed; returns `{(variant, seed): run folder}`.
 
+    Args:
+        base: `TrainConfig` every run starts from.
+        variants: list of `VARIANTS` keys.
+        seeds: list of int.
+        output_dir: str. The study's folder.
+        verbose: Keras `fit` verbosity of each run.
+
+    Example (trains; see `python -m studies.ablation`):
+
+        folders = run_study(TrainConfig(epochs=1), ["full", "no_sr"], [0, 1], "runs/ablation")
+
     Raises:
         RunFolderError: a finished run folder holds another configuration (before anything
             trains).
     """
-    from magan_keras.training.run import CONFIG_FILE, FINISHED_FILE, RunFolderError, config_differences, train
+    from magan_keras.training.run import (
+        CONFIG_FILE,
+        FINISHED_FILE,
+        RunFolderError,
+        config_differences,
+        train,
+    )
 
     plan = []  # (variant, seed, config, folder, finished), all checked before the first run trains
     for variant, seed in ((v, s) for v in variants for s in seeds):
@@ -88,7 +121,19 @@ def run_study(base, variants, seeds, output_dir, verbose=2):
 
 
 def read_summary(folder):
-    """`{(target, method): {metric: mean over subjects}}` from a run's evaluation/summary.csv."""
+    """`{(target, method): {metric: mean over subjects}}` from a run's evaluation/summary.csv.
+
+    Args:
+        folder: str. A finished run folder.
+
+    Example:
+    >>> from magan_keras import atomic
+    >>> from studies.ablation import read_summary
+    >>> _ = atomic.write_csv("run/evaluation/summary.csv", ["target", "method", "slice_ssim_mean"],
+    ...                      [{"target": "t1", "method": "magan", "slice_ssim_mean": 0.5}])
+    >>> read_summary("run")
+    {('t1', 'magan'): {'slice_ssim': 0.5}}
+    """
     with open(os.path.join(folder, "evaluation", "summary.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     return {
@@ -103,6 +148,19 @@ def aggregate(folders):
     The model's rows are named by variant; the baselines (fitted per run on its training
     split) are pooled over every run.
 
+    Args:
+        folders: `{(variant, seed): run folder}` from `run_study`.
+
+    Example:
+    >>> from magan_keras import atomic
+    >>> from studies.ablation import aggregate
+    >>> for seed, value in ((0, 0.5), (1, 0.7)):
+    ...     _ = atomic.write_csv(f"s{seed}/evaluation/summary.csv", ["target", "method", "slice_ssim_mean"],
+    ...                          [{"target": "t1", "method": "magan", "slice_ssim_mean": value}])
+    >>> mean, std, n = aggregate({("full", 0): "s0", ("full", 1): "s1"})[("t1", "full")]["slice_ssim"]
+    >>> round(mean, 6), round(std, 4), n
+    (0.6, 0.1414, 2)
+
     Returns:
         `{(target, method): {metric: (mean, std, n)}}`.
     """
@@ -113,13 +171,26 @@ def aggregate(folders):
             for metric, value in metrics.items():
                 values.setdefault((target, name), {}).setdefault(metric, []).append(value)
     return {
-        key: {m: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v)) for m, v in metrics.items()}
+        key: {m: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
+              for m, v in metrics.items()}
         for key, metrics in values.items()
     }
 
 
 def results_table(table, targets, methods):
-    """Markdown: one block per target, a row per method, mean ± std over seeds."""
+    """Markdown: one block per target, a row per method, mean ± std over seeds.
+
+    Args:
+        table: from `aggregate`.
+        targets: list of target contrasts (one block each).
+        methods: list of method names (rows; missing ones are left out).
+
+    Example:
+    >>> from studies.ablation import REPORTED, results_table
+    >>> table = {("t1", "full"): {m: (0.5, 0.1, 2) for m in REPORTED}}
+    >>> results_table(table, ["t1"], ["full", "no_sr"]).splitlines()[4]
+    '| full | 0.5000 ± 0.1000 | 0.50 ± 0.10 | 0.5000 ± 0.1000 | 0.5000 ± 0.1000 | 0.50 ± 0.10 |'
+    """
     lines = []
     for target in targets:
         lines += [f"### Target: {target}", "", "| method | " + " | ".join(TITLES[m] for m in REPORTED) + " |",
@@ -139,14 +210,27 @@ def results_table(table, targets, methods):
 
 
 def comparison_figures(folders, variants, seeds, base, figure_dir):
-    """Sample grids side by side (seed `seeds[0]`) and per-seed metric distributions as PNGs."""
+    """Sample grids side by side (seed `seeds[0]`) and per-seed metric distributions as PNGs.
+
+    Args:
+        folders: `{(variant, seed): run folder}` from `run_study`.
+        variants: list of variants (columns of the grid).
+        seeds: list of seeds; the grid shows `seeds[0]`'s models.
+        base: the study's `TrainConfig` (its data give the test examples).
+        figure_dir: str. Folder of `ablation_samples.png` and `ablation_ssim_distributions.png`.
+
+    Returns:
+        `(grid path, distributions path)`.
+
+    Example (needs trained runs):
+
+        comparison_figures(folders, ["full", "no_sr"], [0, 1], base, "runs/ablation/figures")
+    """
     import keras
     from matplotlib.figure import Figure
 
-    from magan_keras.training import plots
     from magan_keras.training.run import load_splits, sample_batch
 
-    os.makedirs(figure_dir, exist_ok=True)
     splits = load_splits(base)
     inputs, y = sample_batch(splits.get("test") or splits["validation"], base, count=4)
     syntheses = {}
@@ -165,7 +249,7 @@ def comparison_figures(folders, variants, seeds, base, figure_dir):
             axes[row, column].axis("off")
     figure.suptitle(f"test examples, seed {seeds[0]}", fontsize=9)
     grid_path = os.path.join(figure_dir, "ablation_samples.png")
-    plots.save_figure(figure, grid_path)
+    atomic.save_figure(figure, grid_path)
 
     per_subject = {}
     for (variant, _seed), folder in folders.items():
@@ -184,12 +268,31 @@ def comparison_figures(folders, variants, seeds, base, figure_dir):
         axis.set_title(f"slice SSIM, target {target}", fontsize=9)
     figure.tight_layout()
     box_path = os.path.join(figure_dir, "ablation_ssim_distributions.png")
-    plots.save_figure(figure, box_path)
+    atomic.save_figure(figure, box_path)
     return grid_path, box_path
 
 
 def write_results_page(path, command, base, variants, seeds, table, figures, discussion=""):
-    """Writes the results page (markdown) with the command, configuration, tables and figures."""
+    """Writes the results page (markdown, atomically) with the command, configuration, tables and figures.
+
+    Args:
+        path: str. The page (e.g. docs/results.md).
+        command: str. The command that made it, shown on the page.
+        base: the study's `TrainConfig`.
+        variants: list of variants.
+        seeds: list of seeds.
+        table: from `aggregate`.
+        figures: `(grid path, distributions path)`, linked relative to the page.
+        discussion: markdown appended to the page.
+
+    Example:
+    >>> from magan_keras.training.config import TrainConfig
+    >>> from studies.ablation import write_results_page
+    >>> write_results_page("docs/results.md", "python -m studies.ablation", TrainConfig(), ["full"], [0],
+    ...                    {}, ["docs/figures/a.png", "docs/figures/b.png"])
+    >>> open("docs/results.md").readline()
+    '# MA-GAN ablation on the built-in phantom\\n'
+    """
     targets = [base.target] if base.target else ["t1", "t1ce", "t2", "flair"]
     methods = list(variants) + sorted({m for (_, m) in table if m.startswith("baseline")})
     relative = [os.path.relpath(f, os.path.dirname(os.path.abspath(path))) for f in figures]
@@ -200,11 +303,11 @@ def write_results_page(path, command, base, variants, seeds, table, figures, dis
         "",
         f"```bash\n{command}\n```",
         "",
-        f"Configuration (every run; only the variant's switches and the seed change): "
-        f"`{ {k: v for k, v in base.to_dict().items() if k not in ('output_dir', 'overwrite', 'seed')} }`.",
-        f"Seeds: {list(seeds)}. Each cell is the mean ± standard deviation over seeds of the "
-        "mean over test subjects. Slice metrics: [-1, 1] mapped to [0, 1], inside the brain; "
-        "BraSyn: per volume, each volume percentile-normalised on its own.",
+        (f"Configuration (every run; only the variant's switches and the seed change): "
+         f"`{ {k: v for k, v in base.to_dict().items() if k not in ('output_dir', 'overwrite', 'seed')} }`."),
+        (f"Seeds: {list(seeds)}. Each cell is the mean ± standard deviation over seeds of the "
+         "mean over test subjects. Slice metrics: [-1, 1] mapped to [0, 1], inside the brain; "
+         "BraSyn: per volume, each volume percentile-normalised on its own."),
         "",
         results_table(table, targets, methods),
         f"![sample grids]({relative[0]})",
@@ -213,15 +316,37 @@ def write_results_page(path, command, base, variants, seeds, table, figures, dis
         "",
         discussion,
     ]
-    temporary = path + ".tmp"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(temporary, "w") as f:
-        f.write("\n".join(lines).rstrip() + "\n")
-    os.replace(temporary, path)
+    atomic.write_text(path, "\n".join(lines).rstrip() + "\n")
+
+
+def copy_file(source, destination):
+    """Copies `source` to `destination` atomically; returns the destination.
+
+    Args:
+        source: str. An existing file.
+        destination: str. The copy (its folder is created).
+
+    Example:
+    >>> from magan_keras import atomic
+    >>> from studies.ablation import copy_file
+    >>> copy_file(str(atomic.write_text("a.txt", "x")), "copies/a.txt")
+    'copies/a.txt'
+    """
+    with atomic.replacing(destination) as temporary:
+        shutil.copyfile(source, temporary)
+    return destination
 
 
 def main(argv=None):
-    """Runs the ablation study; returns the exit code."""
+    """Runs the ablation study; returns the exit code (0, or 2 when a finished run differs).
+
+    Args:
+        argv: list of str, or None for `sys.argv[1:]`.
+
+    Example (trains every run; see the module docstring):
+
+        main(["--seeds", "0", "--epochs", "1", "--output-dir", "runs/try"])
+    """
     from magan_keras.cli.train import add_config_options, config_from_args
     from magan_keras.training.run import RunFolderError
 
@@ -253,9 +378,11 @@ def main(argv=None):
     page = study["results_page"] or os.path.join(output_dir, "results.md")
     page_figures = os.path.join(os.path.dirname(os.path.abspath(page)), "figures")
     if os.path.abspath(page_figures) != os.path.abspath(os.path.join(output_dir, "figures")):
-        os.makedirs(page_figures, exist_ok=True)
-        figures = [shutil.copy(f, os.path.join(page_figures, os.path.basename(f))) for f in figures]
-    discussion = open(study["discussion"]).read() if study["discussion"] else ""
+        figures = [copy_file(f, os.path.join(page_figures, os.path.basename(f))) for f in figures]
+    discussion = ""
+    if study["discussion"]:
+        with open(study["discussion"], encoding="utf-8") as f:
+            discussion = f.read()
     command = "python -m studies.ablation " + " ".join(argv if argv is not None else sys.argv[1:])
     write_results_page(page, command, base, study["variants"], study["seeds"], table, figures, discussion)
     print(f"results page: {page}")

@@ -23,21 +23,12 @@ import sys
 
 import numpy as np
 
-from magan_keras.evaluation.baselines import Baselines
-from magan_keras.evaluation.evaluate import (
-    DEFAULT_BASELINE_SLICES,
-    load_split,
-    subjects_from_split,
-)
-from studies.outputs import (
-    add_split_options,
-    print_outputs,
-    write_csv_atomically,
-    write_lines_atomically,
-)
-from magan_keras.modalities import BRATS_MODALITIES
+from magan_keras import atomic
+from magan_keras.evaluation.baselines import DEFAULT_MAX_EXAMPLES, Baselines
 from magan_keras.evaluation.protocols import slice_metrics
-from magan_keras.training.plots import save_figure
+from magan_keras.evaluation.subjects import load_split, subjects_from_split
+from magan_keras.modalities import BRATS_MODALITIES
+from studies.outputs import add_split_options, markdown_text, print_outputs
 
 DEFAULT_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)
 SOURCES = ("truth", "linear")
@@ -55,10 +46,14 @@ def blur_in_brain(volume, brain_mask, sigma):
         float64 `[X, Y, Z]`: inside the brain the mask-weighted local mean, outside -1.
 
     Example:
-
-    ```python
-    blurred = blur_in_brain(truth, mask, 1.0)
-    ```
+    >>> import numpy as np
+    >>> from studies.blur_sensitivity import blur_in_brain
+    >>> mask = np.zeros((8, 8, 1), bool)
+    >>> mask[2:6, 2:6] = True
+    >>> truth = np.where(mask, np.indices(mask.shape)[0] / 8.0, -1.0)
+    >>> blurred = blur_in_brain(truth, mask, 1.0)
+    >>> bool(np.all(blurred[~mask] == -1)), bool(np.ptp(blurred[mask]) < np.ptp(truth[mask]))
+    (True, True)
     """
     if not sigma >= 0:
         raise ValueError(f"blur_in_brain: sigma must be >= 0, got {sigma}")
@@ -90,10 +85,17 @@ def blur_sensitivity(subjects, baselines, sigmas=DEFAULT_SIGMAS, modalities=BRAT
         subjects) and `subjects`.
 
     Example:
-
-    ```python
-    rows = blur_sensitivity(subjects, Baselines.fit(train_split), sigmas=(0, 1))
-    ```
+    >>> import numpy as np
+    >>> from magan_keras.evaluation.baselines import Baselines
+    >>> from magan_keras.evaluation.subjects import SubjectData
+    >>> from studies.blur_sensitivity import blur_sensitivity
+    >>> mask = np.zeros((16, 16, 2), bool)
+    >>> mask[3:13, 3:13] = True
+    >>> images = np.where(mask[..., None], np.random.default_rng(0).uniform(-0.5, 0.5, (16, 16, 2, 4)), -1.0)
+    >>> subject = SubjectData("s1", images, mask, None, None, np.arange(2), True)
+    >>> rows = blur_sensitivity([subject], Baselines.fit([(images, mask)]), sigmas=(0, 1))
+    >>> len(rows), rows[0]["source"], rows[0]["sigma"], rows[0]["slice_ssim"]
+    (16, 'truth', 0.0, 1.0)
     """
     rows = []
     for t, target in enumerate(modalities):
@@ -122,16 +124,26 @@ def blur_sensitivity(subjects, baselines, sigmas=DEFAULT_SIGMAS, modalities=BRAT
 
 
 def write_outputs(rows, output_dir, description):
-    """Writes the CSV, the markdown table and the figure; returns their paths."""
-    import matplotlib  # pylint: disable=import-outside-toplevel
+    """Writes the CSV, the markdown table and the figure (each atomically); returns their paths.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    Args:
+        rows: from `blur_sensitivity`.
+        output_dir: str. Folder of `blur_sensitivity.csv`, `.md` and `.png` (created).
+        description: str. The data, for the table's caption.
 
-    os.makedirs(output_dir, exist_ok=True)
+    Example:
+    >>> from studies.blur_sensitivity import write_outputs
+    >>> rows = [{"target": "t1", "source": s, "sigma": g, "slice_ssim": 1.0 - g / 4, "slice_psnr": 30.0,
+    ...          "subjects": 1} for s in ("truth", "linear") for g in (0.0, 1.0)]
+    >>> paths = write_outputs(rows, "blur", "a toy")
+    >>> open(paths["md"]).read().splitlines()[-1]
+    '| t1 | linear | 1.000 | 0.750 |'
+    """
+    from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+
     paths = {name: os.path.join(output_dir, f"blur_sensitivity.{name}") for name in ("csv", "md", "png")}
     columns = ["target", "source", "sigma", "slice_ssim", "slice_psnr", "subjects"]
-    write_csv_atomically(paths["csv"], columns, rows)
+    atomic.write_csv(paths["csv"], columns, rows)
 
     targets = list(dict.fromkeys(r["target"] for r in rows))
     sigmas = sorted({r["sigma"] for r in rows})
@@ -143,9 +155,10 @@ def write_outputs(rows, output_dir, description):
         for source in SOURCES:
             cells = [f"{lookup[(target, source, s)]['slice_ssim']:.3f}" for s in sigmas]
             lines.append(f"| {target} | {source} | " + " | ".join(cells) + " |")
-    write_lines_atomically(paths["md"], lines)
+    atomic.write_text(paths["md"], markdown_text(lines))
 
-    figure, axes = plt.subplots(1, len(targets), figsize=(3.2 * len(targets), 3), sharey=True, squeeze=False)
+    figure = Figure(figsize=(3.2 * len(targets), 3))
+    axes = figure.subplots(1, len(targets), sharey=True, squeeze=False)
     for axis, target in zip(axes[0], targets):
         for source, style in zip(SOURCES, ("-o", "--s")):
             axis.plot(sigmas, [lookup[(target, source, s)]["slice_ssim"] for s in sigmas], style, label=source)
@@ -155,12 +168,18 @@ def write_outputs(rows, output_dir, description):
     axes[0][0].set_ylabel("slice SSIM inside the brain")
     axes[0][0].legend()
     figure.tight_layout()
-    save_figure(figure, paths["png"])
-    plt.close(figure)
+    atomic.save_figure(figure, paths["png"])
     return paths
 
 
 def build_parser():
+    """The command-line parser of `python -m studies.blur_sensitivity`.
+
+    Example:
+    >>> from studies.blur_sensitivity import build_parser
+    >>> build_parser().parse_args([]).sigmas
+    [0.0, 0.5, 1.0, 1.5, 2.0]
+    """
     parser = argparse.ArgumentParser(
         prog="python -m studies.blur_sensitivity",
         description="Slice SSIM lost to smoothing alone: the truth and the linear baseline, blurred.")
@@ -172,6 +191,16 @@ def build_parser():
 
 
 def main(argv=None):
+    """Runs the experiment; returns the exit status (0, or 2 on bad input).
+
+    Args:
+        argv: list of str, or None for `sys.argv[1:]`.
+
+    Example:
+    >>> from studies.blur_sensitivity import main
+    >>> main(["--sigmas", "-1"])
+    2
+    """
     args = build_parser().parse_args(argv)
     bad = [s for s in args.sigmas if not s >= 0]
     if bad:
@@ -184,7 +213,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"fitting the linear baseline on {args.dataset} split '{args.baseline_split}' ...", flush=True)
-    baselines = Baselines.fit(train, BRATS_MODALITIES, max_examples=DEFAULT_BASELINE_SLICES)
+    baselines = Baselines.fit(train, BRATS_MODALITIES, max_examples=DEFAULT_MAX_EXAMPLES)
     print(f"scoring {len(subjects)} subjects of split '{args.split}' at sigmas {args.sigmas} ...", flush=True)
     rows = blur_sensitivity(subjects, baselines, args.sigmas)
     paths = write_outputs(rows, args.output_dir, f"{args.dataset}, split '{args.split}', {len(subjects)} subjects")

@@ -1,14 +1,18 @@
-"""What the measurement commands of `studies` share: their data options,
-atomic writes of their tables, and the report they print.
+"""What the measurement commands of `studies` share: their data options and the report they print.
+
+Every file they write goes through `magan_keras.atomic` (a failed or killed write keeps the
+previous file); their baselines are fitted on `magan_keras.evaluation.baselines.DEFAULT_MAX_EXAMPLES`
+slices, as the evaluation command's.
 
 Example:
-    parser = argparse.ArgumentParser()
-    add_split_options(parser, baselines="the linear baseline is")
-    write_csv_atomically("runs/x/table.csv", ["target", "ssim"], [{"target": "t1", "ssim": 0.8}])
+>>> import argparse
+>>> from studies.outputs import add_split_options
+>>> parser = argparse.ArgumentParser()
+>>> add_split_options(parser, baselines="the linear baseline is")
+>>> args = parser.parse_args([])
+>>> args.dataset, args.split, args.baseline_split
+('brats_phantom/slices_64', 'test', 'train')
 """
-
-import csv
-import os
 
 
 def add_split_options(parser, baselines="the baselines are"):
@@ -17,6 +21,8 @@ def add_split_options(parser, baselines="the baselines are"):
     Args:
         parser: an `argparse.ArgumentParser`.
         baselines: how the help names what `--baseline-split` fits ("the baselines are").
+
+    Example: see the module docstring.
     """
     parser.add_argument("--dataset", default="brats_phantom/slices_64",
                         help="prepared dataset, name/config or folder (brats_phantom/slices_64)")
@@ -25,25 +31,35 @@ def add_split_options(parser, baselines="the baselines are"):
     parser.add_argument("--tfds-data-dir", help="TFDS data folder of --dataset (default: TFDS's)")
 
 
-def write_csv_atomically(path, columns, rows):
-    """Writes `rows` (dicts) under the header `columns`; an existing file is replaced whole or kept."""
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(path + ".tmp", path)
+def markdown_text(lines) -> str:
+    """The text of a markdown file made of `lines` (one final newline).
 
+    Args:
+        lines: iterable of str.
 
-def write_lines_atomically(path, lines):
-    """Writes text lines; an existing file is replaced whole or kept."""
-    with open(path + ".tmp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(path + ".tmp", path)
+    Example:
+    >>> from studies.outputs import markdown_text
+    >>> markdown_text(["# title", "", "body"])
+    '# title\\n\\nbody\\n'
+    """
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def print_outputs(paths):
-    """Prints the markdown table at `paths["md"]`, then where every output went."""
-    with open(paths["md"]) as f:
+    """Prints the markdown table at `paths["md"]`, then where every output went.
+
+    Args:
+        paths: dict name -> path, with an `md` entry.
+
+    Example:
+    >>> from magan_keras import atomic
+    >>> from studies.outputs import print_outputs
+    >>> print_outputs({"md": atomic.write_text("table.md", "| a |\\n")})
+    | a |
+    <BLANKLINE>
+      md: table.md
+    """
+    with open(paths["md"], encoding="utf-8") as f:
         print(f.read())
     for name, path in paths.items():
         print(f"  {name}: {path}")

@@ -25,23 +25,14 @@ import sys
 
 import numpy as np
 
+from magan_keras import atomic
+from magan_keras.evaluation.baselines import DEFAULT_MAX_EXAMPLES, Baselines
 from magan_keras.evaluation.baselines import METHODS as BASELINE_METHODS
-from magan_keras.evaluation.baselines import Baselines
-from magan_keras.evaluation.evaluate import (
-    DEFAULT_BASELINE_SLICES,
-    _model_prediction,
-    load_split,
-    subjects_from_split,
-)
-from studies.outputs import (
-    add_split_options,
-    print_outputs,
-    write_csv_atomically,
-    write_lines_atomically,
-)
-from magan_keras.inference.generator import ModelError, load_generator
+from magan_keras.evaluation.evaluate import model_prediction
 from magan_keras.evaluation.protocols import ssim_terms
-from magan_keras.training.plots import save_figure
+from magan_keras.evaluation.subjects import load_split, subjects_from_split
+from magan_keras.inference.generator import ModelError, load_generator
+from studies.outputs import add_split_options, markdown_text, print_outputs
 
 TERMS = ("luminance", "contrast", "structure", "ssim")
 REGIONS = ("healthy", "tumour")
@@ -63,14 +54,18 @@ def region_terms(prediction, truth, brain_mask, seg, indices):
         dict region -> dict term -> float (NaN for a region without voxels).
 
     Example:
-
-    ```python
-    region_terms(truth, truth, mask, seg, indices)["healthy"]["structure"]  # 1.0
-    ```
+    >>> import numpy as np
+    >>> from studies.ssim_terms import region_terms
+    >>> mask = np.zeros((16, 16, 2), bool)
+    >>> mask[3:13, 3:13] = True
+    >>> truth = np.where(mask, np.random.default_rng(0).uniform(-0.5, 0.5, mask.shape), -1.0)
+    >>> terms = region_terms(truth, truth, mask, None, [0, 1])
+    >>> round(terms["healthy"]["structure"], 6), terms["tumour"]["structure"]
+    (1.0, nan)
     """
     indices = np.asarray(indices, int)
     brain = np.asarray(brain_mask, bool)[:, :, indices]
-    to_unit = lambda v: np.where(brain, np.clip((np.asarray(v, np.float64)[:, :, indices] + 1) / 2, 0, 1), 0.0)  # noqa: E731
+    to_unit = lambda v: np.where(brain, np.clip((np.asarray(v, np.float64)[:, :, indices] + 1) / 2, 0, 1), 0.0)
     terms = ssim_terms(to_unit(prediction), to_unit(truth), axes=(0, 1))
     terms["ssim"] = terms["luminance"] * terms["contrast"] * terms["structure"]
     tumour = np.zeros_like(brain) if seg is None else (np.asarray(seg)[:, :, indices] > 0) & brain
@@ -94,11 +89,20 @@ def score_terms(subjects, generators, baselines, modalities):
         list of dicts with `target`, `method`, `region`, each term's `mean` and `std` (over
         the models for `magan`, 0 for the baselines), `models` and `subjects`.
 
-    Example:
-
-    ```python
-    rows = score_terms(subjects, [load_generator("model.keras")], baselines, BRATS_MODALITIES)
-    ```
+    Example (`[load_generator("model.keras")]` for a trained model):
+    >>> import numpy as np
+    >>> from magan_keras.evaluation.baselines import Baselines
+    >>> from magan_keras.evaluation.subjects import SubjectData
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> from studies.ssim_terms import score_terms
+    >>> mask = np.zeros((16, 16, 2), bool)
+    >>> mask[3:13, 3:13] = True
+    >>> images = np.where(mask[..., None], np.random.default_rng(0).uniform(-0.5, 0.5, (16, 16, 2, 4)), -1.0)
+    >>> subject = SubjectData("s1", images.astype(np.float32), mask, None, None, np.arange(2), True)
+    >>> generator = MultiBranchGenerator(image_size=16, base_filters=4, res_blocks=1)
+    >>> rows = score_terms([subject], [generator], Baselines.fit([(images, mask)]), generator.modalities)
+    >>> len(rows), sorted({r["method"] for r in rows})
+    (24, ['best_single', 'linear', 'magan'])
     """
     rows = []
     for t, target in enumerate(modalities):
@@ -110,7 +114,7 @@ def score_terms(subjects, generators, baselines, modalities):
             predictions = {method: [baselines.predict(method, subject.images, available, target, subject.brain_mask)]
                            for method in BASELINE_METHODS}
             predictions["magan"] = [
-                _model_prediction(g, subject, available, t, batch_size=8, canvas_size=None) for g in generators
+                model_prediction(g, subject, available, t, batch_size=8) for g in generators
             ]
             for method, volumes in predictions.items():
                 scores = per_method.setdefault(method, [[] for _ in volumes])
@@ -132,17 +136,28 @@ def score_terms(subjects, generators, baselines, modalities):
 
 
 def write_outputs(rows, output_dir, description):
-    """Writes the CSV, the markdown table and the figure; returns their paths."""
-    import matplotlib  # pylint: disable=import-outside-toplevel
+    """Writes the CSV, the markdown table and the figure (each atomically); returns their paths.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    Args:
+        rows: from `score_terms`.
+        output_dir: str. Folder of `ssim_terms.csv`, `.md` and `.png` (created).
+        description: str. The data and models, for the table's caption.
 
-    os.makedirs(output_dir, exist_ok=True)
+    Example:
+    >>> from studies.ssim_terms import TERMS, write_outputs
+    >>> rows = [{"target": "t1", "method": m, "region": r, "models": 1, "subjects": 1,
+    ...          **{f"{t}_{s}": (0.9 if s == "mean" else 0.0) for t in TERMS for s in ("mean", "std")}}
+    ...         for m in ("magan", "linear") for r in ("healthy", "tumour")]
+    >>> paths = write_outputs(rows, "terms", "a toy")
+    >>> open(paths["md"]).read().splitlines()[-1]
+    '| t1 | tumour | linear | 0.900 | 0.900 | 0.900 | 0.900 |'
+    """
+    from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+
     paths = {name: os.path.join(output_dir, f"ssim_terms.{name}") for name in ("csv", "md", "png")}
     columns = ["target", "method", "region"] + [f"{t}_{s}" for t in TERMS for s in ("mean", "std")] + [
         "models", "subjects"]
-    write_csv_atomically(paths["csv"], columns, rows)
+    atomic.write_csv(paths["csv"], columns, rows)
 
     lines = [f"Slice SSIM's terms, mean over the region's pixels, then over subjects ({description}).", "",
              "| target | region | method | luminance | contrast | structure | SSIM |", "|---|---|---|---|---|---|---|"]
@@ -150,12 +165,13 @@ def write_outputs(rows, output_dir, description):
         cells = [f"{row[f'{t}_mean']:.3f}" + (f" ± {row[f'{t}_std']:.3f}" if row["models"] > 1 else "")
                  for t in TERMS]
         lines.append(f"| {row['target']} | {row['region']} | {row['method']} | " + " | ".join(cells) + " |")
-    write_lines_atomically(paths["md"], lines)
+    atomic.write_text(paths["md"], markdown_text(lines))
 
     targets = list(dict.fromkeys(r["target"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     lookup = {(r["target"], r["method"]): r for r in rows if r["region"] == "healthy"}
-    figure, axes = plt.subplots(1, len(targets), figsize=(3.4 * len(targets), 3.2), sharey=True, squeeze=False)
+    figure = Figure(figsize=(3.4 * len(targets), 3.2))
+    axes = figure.subplots(1, len(targets), sharey=True, squeeze=False)
     width = 0.8 / len(methods)
     for axis, target in zip(axes[0], targets):
         for k, method in enumerate(methods):
@@ -170,12 +186,18 @@ def write_outputs(rows, output_dir, description):
     axes[0][0].set_ylabel("mean over the healthy brain")
     axes[0][0].legend(fontsize=8)
     figure.tight_layout()
-    save_figure(figure, paths["png"])
-    plt.close(figure)
+    atomic.save_figure(figure, paths["png"])
     return paths
 
 
 def build_parser():
+    """The command-line parser of `python -m studies.ssim_terms`.
+
+    Example:
+    >>> from studies.ssim_terms import build_parser
+    >>> build_parser().parse_args(["--model", "a.keras", "b.keras"]).model
+    ['a.keras', 'b.keras']
+    """
     parser = argparse.ArgumentParser(
         prog="python -m studies.ssim_terms",
         description="Split slice SSIM into luminance, contrast and structure, in the healthy brain and the tumour.")
@@ -187,6 +209,16 @@ def build_parser():
 
 
 def main(argv=None):
+    """Runs the experiment; returns the exit status (0, or 2 on bad input).
+
+    Args:
+        argv: list of str, or None for `sys.argv[1:]`.
+
+    Example:
+    >>> from studies.ssim_terms import main
+    >>> main(["--model", "missing.keras"])
+    2
+    """
     args = build_parser().parse_args(argv)
     try:
         generators = [load_generator(path) for path in args.model]
@@ -202,7 +234,7 @@ def main(argv=None):
                   file=sys.stderr)
             return 2
     print(f"fitting the baselines on {args.dataset} split '{args.baseline_split}' ...", flush=True)
-    baselines = Baselines.fit(train, modalities, max_examples=DEFAULT_BASELINE_SLICES)
+    baselines = Baselines.fit(train, modalities, max_examples=DEFAULT_MAX_EXAMPLES)
     print(f"scoring {len(args.model)} model(s) on {len(subjects)} subjects of split '{args.split}' ...", flush=True)
     try:
         rows = score_terms(subjects, generators, baselines, modalities)

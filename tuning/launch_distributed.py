@@ -47,11 +47,15 @@ def build_parser():
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--host", default="127.0.0.1", help="address the chief listens on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="the chief's port (default: a free one)")
-    parser.add_argument("--overwrite", action="store_true", help="delete the search in --output-dir once, before launching")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="delete the search in --output-dir once, before launching",
+    )
     parser.add_argument("--devices", default=None, help="comma-separated GPU ids shared round-robin by the workers")
-    parser.add_argument("--timeout", type=float, default=None, help="stop everything after this many seconds (exit 124)")
-    parser.add_argument("--chief-wait", type=float, default=30.0,
-                        help="seconds the chief may take to exit after the last worker (default 30)")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="stop everything after this many seconds (exit 124)",
+    )
+    parser.add_argument("--chief-wait", type=float, default=60.0,
+                        help="seconds the chief may take to exit after the last worker (default 60)")
     parser.add_argument("--python", default=sys.executable, help="Python interpreter of the processes")
     return parser
 
@@ -87,14 +91,15 @@ def main(argv=None):
         parser.error("--workers must be at least 1")
     if "--overwrite" in tune_argv:
         parser.error("give --overwrite to the launcher (it clears the folder once), not to the tune command")
-    from magan_keras.tuning import search as tune
-
+    from magan_keras.cli import tune
+    from magan_keras.tuning.folder import prepare_output_dir
+    from magan_keras.tuning.serve import SERVING_LINE
 
     tune_parser = tune.build_parser()
     tune_args = tune_parser.parse_args(tune_argv)
     try:
         settings = tune.settings_from_args(tune_args)
-        tune.prepare_output_dir(settings, overwrite=args.overwrite)
+        prepare_output_dir(settings, overwrite=args.overwrite)
     except ValueError as error:
         parser.error(str(error))
     logs = os.path.join(settings.output_dir, "launch_logs")
@@ -125,7 +130,7 @@ def main(argv=None):
     workers = []
     try:
         # The chief prepares the data, then serves; workers start once it serves.
-        while "Oracle serving on" not in _tail(chief_log, 200):
+        while SERVING_LINE not in _tail(chief_log, 200):
             if chief.poll() is not None:
                 print(f"error: the chief exited with code {chief.returncode} before serving:\n{_tail(chief_log)}",
                       file=sys.stderr)
@@ -141,9 +146,10 @@ def main(argv=None):
             if timed_out():
                 raise TimeoutError
             time.sleep(1)
-        # Normally the chief exits by itself a second after the last worker leaves;
-        # if a worker died without asking for more trials the chief would wait for
-        # it forever, so it is stopped (it then writes its report).
+        # Normally the chief exits by itself within 20 s of the last worker leaving
+        # (KerasTuner's chief polls every 20 s at the end); if a worker died without
+        # asking for more trials the chief would wait for it forever, so it is stopped
+        # (it then writes its report).
         try:
             chief.wait(timeout=args.chief_wait)
         except subprocess.TimeoutExpired:

@@ -13,16 +13,20 @@ fitted once from streamed sufficient statistics, so a whole training split costs
   contrasts, solved from the training Gram matrix, so any subset of available contrasts has its
   own fit without another pass.
 
-Example:
+On a prepared split the fit reads at most `DEFAULT_MAX_EXAMPLES` slices by default (the training
+command's report and `python -m magan_keras.evaluate` both use it, so they print the same table).
 
-```python
-import tensorflow_datasets as tfds
-from magan_keras.evaluation.baselines import Baselines
-
-baselines = Baselines.fit(tfds.builder("brats_phantom/slices_64").as_dataset(split="train"))
-flair = baselines.predict("linear", images, available=[1, 1, 1, 0], target="flair",
-                          brain_mask=mask)
-```
+Example (a prepared split works the same: `Baselines.fit(split, max_examples=DEFAULT_MAX_EXAMPLES)`):
+>>> import numpy as np
+>>> from magan_keras.evaluation.baselines import Baselines
+>>> rng = np.random.default_rng(0)
+>>> images = rng.uniform(-1, 1, (500, 4))          # 500 brain voxels, 4 contrasts
+>>> images[:, 3] = 0.5 * images[:, 0] - 0.2        # flair: a linear function of t1
+>>> mask = np.ones(500, bool)
+>>> baselines = Baselines.fit([(images, mask)])
+>>> flair = baselines.predict("linear", images, available=[1, 1, 1, 0], target="flair", brain_mask=mask)
+>>> bool(np.allclose(flair, images[:, 3], atol=1e-6))
+True
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ import numpy as np
 from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
 
 METHODS = ("best_single", "linear")
+# Slices of a prepared training split the baselines are fitted on (the first ones, in the split's
+# order): enough for stable statistics, a fraction of a minute at BraTS size.
+DEFAULT_MAX_EXAMPLES = 2000
 DESCRIPTIONS = {
     "best_single": "best single available contrast, intensity-mapped (training lookup table)",
     "linear": "voxel-wise linear regression from the available contrasts (training fit)",
@@ -49,12 +56,16 @@ class Baselines:
         description: str. Where the fit came from (shown in reports).
 
     Example:
-
-    ```python
-    baselines = Baselines(("t1", "t1ce", "t2", "flair"))
-    baselines.update(images, brain_mask)        # [..., 4] and [...] numpy arrays
-    baselines.predict("best_single", images, [1, 1, 1, 0], "flair", brain_mask)
-    ```
+    >>> from magan_keras.evaluation.baselines import Baselines
+    >>> import numpy as np
+    >>> images = np.random.default_rng(0).uniform(-1, 1, (8, 8, 4))   # one slice, 4 contrasts
+    >>> mask = np.ones((8, 8), bool)
+    >>> baselines = Baselines(("t1", "t1ce", "t2", "flair"))
+    >>> baselines.update(images, mask)                                 # once per batch
+    >>> baselines.num_voxels
+    64
+    >>> baselines.predict("best_single", images, [1, 1, 1, 0], "flair", mask).shape
+    (8, 8)
     """
 
     def __init__(self, modalities=BRATS_MODALITIES, bins=128, description="training split"):
@@ -91,6 +102,13 @@ class Baselines:
 
         Raises:
             ValueError: no brain voxel was seen.
+
+        Example (pairs; a prepared split's `tf.data.Dataset` is read the same way):
+        >>> from magan_keras.evaluation.baselines import Baselines
+        >>> import numpy as np
+        >>> pairs = [(np.random.default_rng(k).uniform(-1, 1, (8, 8, 4)), np.ones((8, 8), bool)) for k in range(3)]
+        >>> Baselines.fit(pairs, max_examples=2, description="two slices").num_voxels
+        128
         """
         baselines = cls(modalities, bins, description)
         try:
@@ -115,7 +133,20 @@ class Baselines:
         return baselines
 
     def update(self, images, brain_mask):
-        """Adds the brain voxels of `images [..., M]` (inside `brain_mask [...]`) to the fit."""
+        """Adds the brain voxels of `images [..., M]` (inside `brain_mask [...]`) to the fit.
+
+        Args:
+            images: `[..., M]` normalised contrasts (model scale).
+            brain_mask: bool `[...]`; only its voxels count.
+
+        Example:
+        >>> from magan_keras.evaluation.baselines import Baselines
+        >>> import numpy as np
+        >>> baselines = Baselines()
+        >>> baselines.update(np.zeros((2, 4, 4, 4)), np.ones((2, 4, 4), bool))
+        >>> baselines.num_voxels
+        32
+        """
         images = np.asarray(images, np.float64)
         mask = np.asarray(brain_mask, bool)
         if images.shape[:-1] != mask.shape or images.shape[-1] != len(self.modalities):
@@ -150,7 +181,23 @@ class Baselines:
         return int(contrast)
 
     def lookup_table(self, source, target) -> np.ndarray:
-        """`[bins]` mean target intensity per source-intensity bin (empty bins interpolated)."""
+        """`[bins]` mean target intensity per source-intensity bin (empty bins interpolated).
+
+        Args:
+            source: contrast name or channel the table maps from.
+            target: contrast name or channel it maps to.
+
+        Example:
+        >>> import numpy as np
+        >>> from magan_keras.evaluation.baselines import Baselines
+        >>> rng = np.random.default_rng(0)
+        >>> images = rng.uniform(-1, 1, (500, 4))
+        >>> images[:, 3] = -images[:, 0]                # flair: t1 inverted
+        >>> baselines = Baselines.fit([(images, np.ones(500, bool))])
+        >>> table = baselines.lookup_table("t1", "flair")      # about -(bin centre)
+        >>> bool(np.abs(table + baselines.bin_centres()).max() < 0.02)
+        True
+        """
         s, t = self._index(source), self._index(target)
         counts = self.bin_counts[s]
         filled = counts > 0
@@ -161,11 +208,32 @@ class Baselines:
         return np.interp(centres, centres[filled], means)
 
     def bin_centres(self) -> np.ndarray:
-        """`[bins]` centres of the lookup-table bins over [-1, 1]."""
+        """`[bins]` centres of the lookup-table bins over [-1, 1].
+
+        Example:
+        >>> from magan_keras.evaluation.baselines import Baselines
+        >>> Baselines(bins=4).bin_centres()
+        array([-0.75, -0.25,  0.25,  0.75])
+        """
         return -1.0 + (np.arange(self.bins) + 0.5) * 2.0 / self.bins
 
     def single_source_error(self, source, target) -> float:
-        """Training mean squared error of the lookup table `source -> target` (per-bin means)."""
+        """Training mean squared error of the lookup table `source -> target` (per-bin means).
+
+        Args:
+            source: contrast name or channel.
+            target: contrast name or channel.
+
+        Example:
+        >>> import numpy as np
+        >>> from magan_keras.evaluation.baselines import Baselines
+        >>> rng = np.random.default_rng(0)
+        >>> images = rng.uniform(-1, 1, (500, 4))
+        >>> images[:, 3] = -images[:, 0]                # flair: t1 inverted
+        >>> baselines = Baselines.fit([(images, np.ones(500, bool))])
+        >>> baselines.single_source_error("t1", "flair") < 1e-3 < baselines.single_source_error("t2", "flair")
+        True
+        """
         s, t = self._index(source), self._index(target)
         counts = self.bin_counts[s]
         filled = counts > 0
@@ -173,7 +241,22 @@ class Baselines:
         return float(within.sum() / counts.sum())
 
     def best_source(self, target, available) -> int:
-        """Channel of the available contrast whose lookup table fits `target` best in training."""
+        """Channel of the available contrast whose lookup table fits `target` best in training.
+
+        Args:
+            target: contrast name or channel.
+            available: `[M]` 0/1; the target's own entry is ignored.
+
+        Example:
+        >>> import numpy as np
+        >>> from magan_keras.evaluation.baselines import Baselines
+        >>> rng = np.random.default_rng(0)
+        >>> images = rng.uniform(-1, 1, (500, 4))
+        >>> images[:, 3] = -images[:, 0]                # flair: t1 inverted
+        >>> baselines = Baselines.fit([(images, np.ones(500, bool))])
+        >>> baselines.best_source("flair", [1, 1, 1, 0]), baselines.best_source("flair", [0, 1, 1, 0]) in (1, 2)
+        (0, True)
+        """
         t = self._index(target)
         sources = [k for k in np.flatnonzero(np.asarray(available) > 0) if k != t]
         if not sources:
@@ -184,6 +267,21 @@ class Baselines:
         """`(weights [M], bias)` of the least-squares fit of `target` from the available contrasts.
 
         Weights of unavailable contrasts are 0.
+
+        Args:
+            target: contrast name or channel.
+            available: `[M]` 0/1; the target's own entry is ignored.
+
+        Example:
+        >>> import numpy as np
+        >>> from magan_keras.evaluation.baselines import Baselines
+        >>> rng = np.random.default_rng(0)
+        >>> images = rng.uniform(-1, 1, (500, 4))
+        >>> images[:, 3] = -images[:, 0]                # flair: t1 inverted
+        >>> baselines = Baselines.fit([(images, np.ones(500, bool))])
+        >>> weights, bias = baselines.linear_weights("flair", [1, 1, 1, 0])
+        >>> (np.round(weights, 6) + 0.0).tolist(), round(bias, 6) + 0.0
+        ([-1.0, 0.0, 0.0, 0.0], 0.0)
         """
         t = self._index(target)
         m = len(self.modalities)
@@ -209,6 +307,17 @@ class Baselines:
 
         Returns:
             float32 `[...]` in [-1, 1].
+
+        Example:
+        >>> import numpy as np
+        >>> from magan_keras.evaluation.baselines import Baselines
+        >>> rng = np.random.default_rng(0)
+        >>> images = rng.uniform(-1, 1, (500, 4))
+        >>> images[:, 3] = -images[:, 0]                # flair: t1 inverted
+        >>> baselines = Baselines.fit([(images, np.ones(500, bool))])
+        >>> flair = baselines.predict("best_single", images, [1, 1, 1, 0], "flair", np.ones(500, bool))
+        >>> bool(np.abs(flair - images[:, 3]).max() < 0.05)
+        True
         """
         images = np.asarray(images, np.float64)
         available = np.asarray(available, np.float64)

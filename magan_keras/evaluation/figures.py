@@ -4,15 +4,17 @@ Axial slices are shown as radiologists' software shows canonical (RAS+) data rot
 `numpy.rot90`: anterior at the top, the subject's right on the image's right (neurological
 convention), so a figure can be compared with the input in a NIfTI viewer set to that convention.
 
-Example:
+Both figures are written with `magan_keras.atomic.save_figure`: a failed or killed write keeps the
+previous PNG.
 
-```python
-from magan_keras.evaluation import figures
-
-
-figures.synthesis_figure(result, "out/s_synthesis.png")   # result of synthesize_subject
-figures.evaluation_figure(results, "report/evaluation.png")  # result of evaluate_model
-```
+Example (`figures.synthesis_figure(synthesize_subject(...), path)` and
+`figures.evaluation_figure(evaluate_model(...), path)` write the two figures):
+>>> import numpy as np
+>>> from magan_keras.evaluation import figures
+>>> mask = np.zeros((8, 8, 10), bool)
+>>> mask[2:6, 2:6, 2:8] = True
+>>> figures.pick_slices(mask)
+[3, 4, 6]
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 import pathlib
 
 import numpy as np
+
+from magan_keras import atomic
 
 
 def _new_figure(width, height):
@@ -42,35 +46,47 @@ def _show(axis, image, title=None, vmin=0.0, vmax=1.0):
 def pick_slices(brain_mask, count=3) -> list:
     """`count` axial slice indices spread over the brain's extent (25 %, 50 %, 75 % for 3).
 
-    Example:
+    Args:
+        brain_mask: bool `[X, Y, Z]`.
+        count: int. How many slices (fewer when the brain spans fewer).
 
-    ```python
-    pick_slices(mask)  # e.g. [52, 78, 104]
-    ```
+    Example:
+    >>> from magan_keras.evaluation.figures import pick_slices
+    >>> import numpy as np
+    >>> mask = np.zeros((4, 4, 100), bool)
+    >>> mask[:, :, 20:80] = True
+    >>> pick_slices(mask), pick_slices(np.zeros((4, 4, 6), bool))
+    ([35, 50, 64], [3])
     """
     with_brain = np.flatnonzero(np.asarray(brain_mask, bool).any(axis=(0, 1)))
     if with_brain.size == 0:
         return [brain_mask.shape[2] // 2]
     positions = np.linspace(0, with_brain.size - 1, count + 2)[1:-1]
-    return sorted({int(with_brain[int(round(p))]) for p in positions})
+    return sorted({int(with_brain[round(p)]) for p in positions})
 
 
 def synthesis_figure(result, path, slices=None) -> pathlib.Path:
     """A grid of axial slices: inputs, each synthesis, and its ground truth when given.
 
     Args:
-        result: `magan_keras.synthesize.Synthesis`.
-        path: PNG path.
+        result: a `magan_keras.inference.synthesis.Synthesis` (or anything with its
+            `subject_id`, `inputs`, `outputs`, `truths` and `brain_mask`).
+        path: PNG path (written atomically).
         slices: axial indices (default: `pick_slices(result.brain_mask)`).
 
     Returns:
         the path written.
 
-    Example:
-
-    ```python
-    synthesis_figure(synthesize_subject("m.keras", files), "out/s.png")
-    ```
+    Example (a stand-in for `synthesize_subject("m.keras", files)`):
+    >>> from magan_keras.evaluation.figures import synthesis_figure
+    >>> import types
+    >>> import numpy as np
+    >>> mask = np.ones((8, 8, 6), bool)
+    >>> volume = np.random.default_rng(0).uniform(size=mask.shape)
+    >>> result = types.SimpleNamespace(subject_id="s1", inputs={"t1": volume}, outputs={"flair": volume},
+    ...                                truths={"flair": volume}, brain_mask=mask)
+    >>> synthesis_figure(result, "s1_synthesis.png").name
+    's1_synthesis.png'
     """
     slices = pick_slices(result.brain_mask) if slices is None else list(slices)
     columns = [(f"input {name}", volume) for name, volume in result.inputs.items()]
@@ -88,9 +104,7 @@ def synthesis_figure(result, path, slices=None) -> pathlib.Path:
     figure.suptitle(f"{result.subject_id}: unit scale (0-1), anterior up, subject's right on the right",
                     fontsize=9)
     figure.tight_layout()
-    path = pathlib.Path(path)
-    figure.savefig(path)
-    return path
+    return atomic.save_figure(figure, path)
 
 
 def evaluation_figure(results, path, metrics=("brasyn_ssim", "slice_psnr")) -> pathlib.Path:
@@ -101,18 +115,24 @@ def evaluation_figure(results, path, metrics=("brasyn_ssim", "slice_psnr")) -> p
     method's synthesis (unit scale).
 
     Args:
-        results: `magan_keras.evaluate.EvaluationResults`.
-        path: PNG path.
+        results: `magan_keras.evaluation.results.EvaluationResults`.
+        path: PNG path (written atomically).
         metrics: metric names to show.
 
     Returns:
         the path written.
 
-    Example:
-
-    ```python
-    evaluation_figure(evaluate_model(model, split), "evaluation.png")
-    ```
+    Example (hand-made results; `evaluate_model(...)` returns real ones):
+    >>> from magan_keras.evaluation.figures import evaluation_figure
+    >>> import numpy as np
+    >>> from magan_keras.evaluation.results import METRICS, EvaluationResults
+    >>> rows = [{"subject_id": f"s{k}", "target": "flair", "method": m, "slices": 4,
+    ...          **{name: 0.5 + 0.1 * k for name in METRICS}} for k in range(3) for m in ("magan", "linear")]
+    >>> image = np.full((8, 8), 0.5)
+    >>> examples = {"flair": {"subject_id": "s0", "slice_index": 2, "truth": image, "magan": image, "linear": image}}
+    >>> results = EvaluationResults(rows, ("flair",), ("magan", "linear"), examples, [])
+    >>> evaluation_figure(results, "evaluation.png").name
+    'evaluation.png'
     """
     targets, methods = list(results.targets), list(results.methods)
     example_rows = [t for t in targets if t in results.examples]
@@ -152,6 +172,4 @@ def evaluation_figure(results, path, metrics=("brasyn_ssim", "slice_psnr")) -> p
     figure.suptitle("Distributions over subjects (top) and example slices (bottom, unit scale)",
                     fontsize=9)
     figure.tight_layout()
-    path = pathlib.Path(path)
-    figure.savefig(path)
-    return path
+    return atomic.save_figure(figure, path)

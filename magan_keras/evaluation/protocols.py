@@ -27,16 +27,20 @@ Per slice (`slice_metrics`), what most 2-D papers (MM-GAN among them) report:
   so that a perfect slice does not make the mean infinite.
 
 Example:
-
-```python
-from magan_keras.evaluation import protocols
-
-
-scores = protocols.brasyn_metrics(prediction_volume, truth_volume, brain_mask, seg)
-scores["brasyn_ssim"], scores["brasyn_ssim_tumour"]
-per_slice = protocols.slice_metrics(prediction_model_scale, truth_model_scale, brain_mask)
-per_slice["slice_psnr"]
-```
+>>> import numpy as np
+>>> from magan_keras.evaluation import protocols
+>>> rng = np.random.default_rng(0)
+>>> brain = np.zeros((16, 16, 8), bool)
+>>> brain[3:13, 3:13, 1:7] = True
+>>> truth = np.where(brain, rng.uniform(-0.5, 0.5, brain.shape), -1.0)      # model scale
+>>> prediction = np.where(brain, truth + 0.1, -1.0)
+>>> seg = np.zeros(brain.shape, np.uint8)
+>>> seg[6:9, 6:9, 3:5] = 2
+>>> scores = protocols.brasyn_metrics(prediction + 1, truth + 1, brain, seg)  # non-negative scale
+>>> sorted(scores) == sorted(protocols.BRASYN_METRICS)
+True
+>>> round(protocols.slice_metrics(prediction, truth, brain)["slice_mae"], 6)    # 0.1 / 2 on [0, 1]
+0.05
 """
 
 from __future__ import annotations
@@ -55,7 +59,18 @@ SLICE_METRICS = ("slice_psnr", "slice_ssim", "slice_mae")
 
 
 def gaussian_window(size=WINDOW_SIZE, sigma=WINDOW_SIGMA) -> np.ndarray:
-    """Normalised 1-D Gaussian taps (float64), as `tf.image.ssim` and torchmetrics build them."""
+    """Normalised 1-D Gaussian taps (float64), as `tf.image.ssim` and torchmetrics build them.
+
+    Args:
+        size: int. Number of taps.
+        sigma: float. Standard deviation in taps.
+
+    Example:
+    >>> from magan_keras.evaluation.protocols import gaussian_window
+    >>> taps = gaussian_window(5, 1.0)
+    >>> taps.shape, round(float(taps.sum()), 12), bool(taps[2] == taps.max())
+    ((5,), 1.0, True)
+    """
     coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
     taps = np.exp(-(coords**2) / (2.0 * sigma**2))
     return taps / taps.sum()
@@ -88,10 +103,13 @@ def ssim_map(x, y, axes, data_range=1.0, size=WINDOW_SIZE, sigma=WINDOW_SIGMA, k
         float64 array of the shape of `x`.
 
     Example:
-
-    ```python
-    ssim_map(a, a, axes=(0, 1, 2)).mean()  # 1.0
-    ```
+    >>> from magan_keras.evaluation.protocols import ssim_map
+    >>> import numpy as np
+    >>> a = np.random.default_rng(0).uniform(size=(12, 12, 12))
+    >>> round(float(ssim_map(a, a, axes=(0, 1, 2)).mean()), 9)
+    1.0
+    >>> bool(ssim_map(a, 0.5 * a, axes=(0, 1)).mean() < 1.0)
+    True
     """
     mu_x, mu_y, var_x, var_y, cov = _local_moments(x, y, axes, size, sigma, "ssim_map")
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
@@ -129,11 +147,12 @@ def ssim_terms(x, y, axes, data_range=1.0, size=WINDOW_SIZE, sigma=WINDOW_SIGMA,
         dict of float64 arrays of the shape of `x`: `luminance`, `contrast`, `structure`.
 
     Example:
-
-    ```python
-    terms = ssim_terms(prediction, truth, axes=(0, 1))
-    terms["structure"][brain].mean()
-    ```
+    >>> from magan_keras.evaluation.protocols import ssim_terms
+    >>> import numpy as np
+    >>> truth = np.random.default_rng(0).uniform(size=(16, 16))
+    >>> terms = ssim_terms(0.5 * truth + 0.25, truth, axes=(0, 1))    # flattened, same pattern
+    >>> round(float(terms["structure"].mean()), 3), bool(terms["contrast"].mean() < 0.9)
+    (1.0, True)
     """
     mu_x, mu_y, var_x, var_y, cov = _local_moments(x, y, axes, size, sigma, "ssim_terms")
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
@@ -151,11 +170,17 @@ def brasyn_normalise(volume, lower=0.5, upper=99.5) -> np.ndarray:
     Percentiles are over the whole volume (background included), as the challenge computes them.
     A volume without range inside the percentiles maps to zeros.
 
-    Example:
+    Args:
+        volume: array in scanner units (any shape).
+        lower: float. Lower percentile (raised to 0 when negative).
+        upper: float. Upper percentile.
 
-    ```python
-    brasyn_normalise(raw_flair).max()  # 1.0
-    ```
+    Example:
+    >>> from magan_keras.evaluation.protocols import brasyn_normalise
+    >>> import numpy as np
+    >>> normalised = brasyn_normalise(np.arange(-100.0, 900.0))
+    >>> float(normalised.min()), float(normalised.max())
+    (0.0, 1.0)
     """
     volume = np.asarray(volume, np.float64)
     low, high = np.percentile(volume, [lower, upper])
@@ -198,10 +223,14 @@ def brasyn_metrics(prediction, truth, brain_mask, seg=None) -> dict:
         dict with `brasyn_ssim`, `brasyn_ssim_tumour`, `brasyn_ssim_non_tumour`, `brasyn_psnr`.
 
     Example:
-
-    ```python
-    brasyn_metrics(volume, volume, mask)["brasyn_ssim"]  # 1.0
-    ```
+    >>> from magan_keras.evaluation.protocols import brasyn_metrics
+    >>> import numpy as np
+    >>> mask = np.zeros((16, 16, 16), bool)
+    >>> mask[2:14, 2:14, 2:14] = True
+    >>> volume = np.where(mask, np.random.default_rng(0).uniform(50, 150, mask.shape), 0.0)
+    >>> scores = brasyn_metrics(volume, volume, mask)
+    >>> round(scores["brasyn_ssim"], 9), scores["brasyn_psnr"], scores["brasyn_ssim_tumour"]
+    (1.0, 100.0, nan)
     """
     prediction = brasyn_normalise(prediction)
     truth = brasyn_normalise(truth)
@@ -225,7 +254,17 @@ def brasyn_metrics(prediction, truth, brain_mask, seg=None) -> dict:
 
 
 def psnr_from_mse(mse, data_range=1.0) -> float:
-    """PSNR in dB, with the MSE floored at `MSE_FLOOR` (100 dB cap at range 1)."""
+    """PSNR in dB, with the MSE floored at `MSE_FLOOR` (100 dB cap at range 1).
+
+    Args:
+        mse: float. Mean squared error (NaN gives NaN).
+        data_range: float. Dynamic range of the data.
+
+    Example:
+    >>> from magan_keras.evaluation.protocols import psnr_from_mse
+    >>> psnr_from_mse(0.01), psnr_from_mse(0.0)
+    (20.0, 100.0)
+    """
     if not np.isfinite(mse):
         return math.nan
     return float(10.0 * np.log10(data_range**2 / max(float(mse), MSE_FLOOR)))
@@ -245,10 +284,14 @@ def slice_metrics(prediction, truth, brain_mask, indices=None) -> dict:
         `per_slice` (dict of float arrays `[K]` and `indices`).
 
     Example:
-
-    ```python
-    slice_metrics(truth, truth, mask)["slice_ssim"]  # 1.0
-    ```
+    >>> from magan_keras.evaluation.protocols import slice_metrics
+    >>> import numpy as np
+    >>> mask = np.zeros((16, 16, 3), bool)
+    >>> mask[4:12, 4:12] = True
+    >>> truth = np.where(mask, np.random.default_rng(0).uniform(-0.5, 0.5, mask.shape), -1.0)
+    >>> scores = slice_metrics(truth, truth, mask)
+    >>> round(scores["slice_ssim"], 9), scores["slice_mae"], scores["per_slice"]["indices"].tolist()
+    (1.0, 0.0, [0, 1, 2])
     """
     brain = np.asarray(brain_mask, bool)
     if indices is None:

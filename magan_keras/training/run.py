@@ -273,10 +273,10 @@ def write_report(path, config, test_metrics, result_paths, evaluation=None):
 
 def evaluate_with_protocols(model, splits, config, directory):
     """Both evaluation protocols and both baselines on the test split, written to `directory`."""
-    from magan_keras.evaluation.baselines import Baselines
+    from magan_keras.evaluation.baselines import DEFAULT_MAX_EXAMPLES, Baselines
     from magan_keras.evaluation.evaluate import evaluate_model
 
-    baselines = Baselines.fit(splits["train"], max_examples=2000)
+    baselines = Baselines.fit(splits["train"], max_examples=DEFAULT_MAX_EXAMPLES)
     test_split = splits.get("test") or splits["validation"]
     targets = [config.target] if config.target else None
     results = evaluate_model(model, test_split, targets=targets, baselines=baselines, batch_size=config.batch_size)

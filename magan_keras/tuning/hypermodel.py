@@ -8,13 +8,15 @@ options (for `epochs x steps_per_epoch` steps) and the best values can be handed
 to the training command as they are.
 
 Example:
->>> import keras_tuner
 >>> from magan_keras.tuning.search_space import load_space
 >>> from magan_keras.training.config import TrainConfig
 >>> hypermodel = MAGANHyperModel(TrainConfig(image_size=32, base_filters=8), load_space("paper"))
 >>> tuner = make_tuner("random", hypermodel, objective="ssim", max_trials=4,
-...                    directory="runs/tune", project_name="search")  # doctest: +SKIP
->>> tuner.search()  # doctest: +SKIP
+...                    directory="runs/tune", project_name="search")
+>>> [hp.name for hp in tuner.oracle.get_space().space]
+['gamma', 'alpha', 'beta']
+
+`tuner.search()` would then train the four trials (`magan_keras.tuning.search` runs it).
 """
 
 import keras
@@ -34,7 +36,16 @@ TUNERS = ("bayesian", "random", "hyperband")
 
 
 def make_objective(name):
-    """`keras_tuner.Objective` for `ssim`, `psnr` or `l1`."""
+    """`keras_tuner.Objective` for `ssim`, `psnr` or `l1`.
+
+    Args:
+        name: a key of `OBJECTIVES`.
+
+    Example:
+    >>> objective = make_objective("l1")
+    >>> objective.name, objective.direction
+    ('val_mae', 'min')
+    """
     if name not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {name!r}")
     return keras_tuner.Objective(*OBJECTIVES[name])
@@ -52,6 +63,17 @@ class MAGANHyperModel(keras_tuner.HyperModel):
 
     Every trial starts from the same seed (weights and data order), so trials
     differ only by their hyperparameters.
+
+    Example:
+    >>> import keras_tuner
+    >>> from magan_keras.tuning.search_space import load_space
+    >>> from magan_keras.training.config import TrainConfig
+    >>> hypermodel = MAGANHyperModel(TrainConfig(image_size=16, base_filters=4, res_blocks=0), load_space("paper"))
+    >>> hp = keras_tuner.HyperParameters()
+    >>> hp.values.update(gamma=0.25, alpha=2.0, beta=0.5)
+    >>> model = hypermodel.build(hp)
+    >>> model.gamma, model.alpha
+    (0.25, 2.0)
     """
 
     def __init__(self, config, space, splits=None, name="magan"):
@@ -62,20 +84,35 @@ class MAGANHyperModel(keras_tuner.HyperModel):
 
     @property
     def splits(self):
+        """The opened data splits, `run.load_splits(config)` on first use."""
         if self._splits is None:
             self._splits = run.load_splits(self.config)
         return self._splits
 
     def declare_hyperparameters(self, hp):
+        """Declares the space's hyperparameters on `hp` (a `keras_tuner.HyperParameters`), no model built.
+
+        Args:
+            hp: `keras_tuner.HyperParameters`.
+        """
         for spec in self.space.hyperparameters.values():
             spec.declare(hp)
 
     def trial_config(self, hp):
-        """The `TrainConfig` of a trial: the fixed options plus `hp`'s searched values."""
+        """The `TrainConfig` of a trial: the fixed options plus `hp`'s searched values.
+
+        Args:
+            hp: the trial's `keras_tuner.HyperParameters`.
+        """
         values = {name: spec.declare(hp) for name, spec in self.space.hyperparameters.items()}
         return self.config.replace(**values)
 
     def build(self, hp):
+        """The trial's compiled MAGAN (`run.build_model`), built from the config's seed.
+
+        Args:
+            hp: the trial's `keras_tuner.HyperParameters`.
+        """
         config = self.trial_config(hp)
         keras.utils.set_random_seed(config.seed)
         return run.build_model(config)
@@ -86,6 +123,14 @@ class MAGANHyperModel(keras_tuner.HyperModel):
         Without positional data the training and validation batches come from
         `run.make_datasets`; `epochs`, `steps_per_epoch` and `validation_steps`
         default to the config's (Hyperband passes its own `epochs`).
+
+        Args:
+            hp: the trial's `keras_tuner.HyperParameters`.
+            model: the model `build` returned.
+            *args, **kwargs: `model.fit`'s arguments (the tuner passes its callbacks).
+
+        Returns:
+            the `keras.callbacks.History`.
         """
         config = self.trial_config(hp)
         if not args and "x" not in kwargs:
@@ -101,7 +146,12 @@ class MAGANHyperModel(keras_tuner.HyperModel):
 
 
 class SearchStopped(RuntimeError):
-    """Too many trials failed in a row; the search state is saved and can be resumed."""
+    """Too many trials failed in a row; the search state is saved and can be resumed.
+
+    Example:
+    >>> str(SearchStopped("3 trials failed in a row"))
+    '3 trials failed in a row'
+    """
 
 
 class _ReportingMixin:
@@ -109,7 +159,7 @@ class _ReportingMixin:
 
     KerasTuner marks a failed trial FAILED with score None and goes on; here each
     failure is printed with its error, and `max_failures` failures in a row stop
-    the search (after the oracle has saved the trial) with `SearchStopped`.
+    the search (after the oracle has saved the trial) with `SearchStopped`. See `make_tuner`.
     """
 
     max_failures = 0
@@ -143,19 +193,42 @@ class _ReportingMixin:
 
 
 class BayesianTuner(_ReportingMixin, keras_tuner.BayesianOptimization):
-    """`keras_tuner.BayesianOptimization` with visible failures."""
+    """`keras_tuner.BayesianOptimization` with visible failures (its arguments; see `make_tuner`).
+
+    Example:
+    >>> issubclass(BayesianTuner, keras_tuner.BayesianOptimization)
+    True
+    """
 
 
 class RandomTuner(_ReportingMixin, keras_tuner.RandomSearch):
-    """`keras_tuner.RandomSearch` with visible failures."""
+    """`keras_tuner.RandomSearch` with visible failures (its arguments; see `make_tuner`).
+
+    Example:
+    >>> issubclass(RandomTuner, keras_tuner.RandomSearch)
+    True
+    """
 
 
 class HyperbandTuner(_ReportingMixin, keras_tuner.Hyperband):
-    """`keras_tuner.Hyperband` with visible failures."""
+    """`keras_tuner.Hyperband` with visible failures (its arguments; see `make_tuner`).
+
+    Example:
+    >>> issubclass(HyperbandTuner, keras_tuner.Hyperband)
+    True
+    """
 
 
 def last_error_line(message):
-    """The exception line of a KerasTuner trial message (a traceback), or ''."""
+    """The exception line of a KerasTuner trial message (a traceback), or ''.
+
+    Args:
+        message: str or None, a trial's `message`.
+
+    Example:
+    >>> last_error_line("Traceback (most recent call last):\\n  ...\\nValueError: bad gamma\\n")
+    'ValueError: bad gamma'
+    """
     lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
@@ -166,6 +239,14 @@ def default_initial_points(num_hyperparameters, max_trials):
     KerasTuner's default, 3 per hyperparameter (9 for the paper's space), turns a
     search of 10 trials into a random search. Here: half the trials, at most 3
     per hyperparameter, at least 2.
+
+    Args:
+        num_hyperparameters: int, the searched hyperparameters.
+        max_trials: int, the search's trials.
+
+    Example:
+    >>> default_initial_points(3, 10)
+    5
     """
     return max(2, min(3 * num_hyperparameters, max_trials // 2))
 
@@ -178,6 +259,11 @@ def make_tuner(
     """A tuner of `kind` (`bayesian`, `random`, `hyperband`) over `hypermodel`.
 
     Args:
+        kind: `bayesian`, `random` or `hyperband`.
+        hypermodel: `MAGANHyperModel`.
+        objective: `ssim`, `psnr` or `l1`.
+        directory, project_name: the search is kept in `directory/project_name` (reloaded
+            from there unless `overwrite`).
         max_trials: trials of a Bayesian or random search (Hyperband's count
             follows from `max_epochs` and `hyperband_factor`).
         initial_points: random trials before the Bayesian model (default
@@ -185,6 +271,16 @@ def make_tuner(
         max_epochs: Hyperband's largest budget (default the config's `epochs`).
         seed: the oracle's seed (KerasTuner treats 0 as "random").
         max_failures: stop after this many failed trials in a row (0: never).
+        distribution_strategy: a `tf.distribute.Strategy` for each trial, or None.
+        overwrite: delete a saved search in the folder first.
+
+    Example:
+    >>> from magan_keras.tuning.search_space import load_space
+    >>> from magan_keras.training.config import TrainConfig
+    >>> hypermodel = MAGANHyperModel(TrainConfig(epochs=4), load_space("paper"))
+    >>> tuner = make_tuner("hyperband", hypermodel, directory="runs/tune")
+    >>> type(tuner).__name__, tuner.oracle.max_epochs
+    ('HyperbandTuner', 4)
     """
     if kind not in TUNERS:
         raise ValueError(f"tuner must be one of {list(TUNERS)}, got {kind!r}")

@@ -28,8 +28,20 @@ Types and their keys:
 - `boolean`: optional `default`.
 
 Every value a hyperparameter can take must be valid for its `TrainConfig` field
-(`gamma` in [0, 1], positive learning rate...). Data, size and budget options
-(`image_size`, `epochs`, ...) cannot be searched: they are the command's options.
+(`gamma` in [0, 1], positive learning rate...): a range's `min` and `max` and every
+choice go through `TrainConfig`, so through `magan_keras.models.presets.validate_options`,
+which bounds the sizes (`res_blocks` <= 64, `base_filters` <= 1024); a space with
+`res_blocks` up to 1e8 is refused when loaded, with the accepted range in the message.
+Data, size and budget options (`image_size`, `epochs`, ...) cannot be searched: they are
+the command's options.
+
+>>> space = load_space("paper")
+>>> space.names, space.hyperparameters["alpha"].describe()
+(['gamma', 'alpha', 'beta'], 'float in [0.01, 100] (log)')
+>>> space_from_dict({"hyperparameters": {"res_blocks": {"type": "int", "min": 1, "max": 10**8}}})
+Traceback (most recent call last):
+...
+magan_keras.tuning.search_space.SearchSpaceError: ... res_blocks must be an integer in [0, 64], got 100000000
 """
 
 import dataclasses
@@ -63,8 +75,16 @@ NOT_SEARCHABLE = (
 )
 
 
+_DEFAULTS = TrainConfig()
+
+
 class SearchSpaceError(ValueError):
-    """A search space file is unreadable or invalid; the message names the file."""
+    """A search space file is unreadable or invalid; the message names the file.
+
+    Example:
+    >>> issubclass(SearchSpaceError, ValueError)
+    True
+    """
 
 
 def _is_number(value):
@@ -73,7 +93,21 @@ def _is_number(value):
 
 @dataclasses.dataclass(frozen=True)
 class Hyperparameter:
-    """One searched `TrainConfig` field and its range."""
+    """One searched `TrainConfig` field and its range (made by `space_from_dict`, which validates it).
+
+    Args:
+        name: the `TrainConfig` field.
+        type: `float`, `int`, `choice` or `boolean`.
+        min, max: a `float` or `int` range's ends.
+        sampling: `linear`, `log` or `reverse_log`.
+        step: a range's step (a factor with log sampling), or None.
+        values: a `choice`'s values.
+        default: the value KerasTuner starts from, or None.
+
+    Example:
+    >>> Hyperparameter("gamma", "float", min=0.0, max=1.0).describe()
+    'float in [0, 1]'
+    """
 
     name: str
     type: str
@@ -85,7 +119,16 @@ class Hyperparameter:
     default: object = None
 
     def declare(self, hp):
-        """Registers this hyperparameter on a `keras_tuner.HyperParameters`; returns its value."""
+        """Registers this hyperparameter on a `keras_tuner.HyperParameters`; returns its value.
+
+        Args:
+            hp: `keras_tuner.HyperParameters`.
+
+        Example:
+        >>> import keras_tuner
+        >>> Hyperparameter("res_blocks", "int", min=1, max=3).declare(keras_tuner.HyperParameters())
+        1
+        """
         if self.type == "float":
             return hp.Float(self.name, self.min, self.max, step=self.step, sampling=self.sampling, default=self.default)
         if self.type == "int":
@@ -96,10 +139,19 @@ class Hyperparameter:
 
     @property
     def is_log(self):
+        """Whether the range is sampled on a log scale."""
         return self.sampling in ("log", "reverse_log")
 
     def contains(self, value):
-        """Whether `value` lies in this hyperparameter's range."""
+        """Whether `value` lies in this hyperparameter's range.
+
+        Args:
+            value: a candidate value.
+
+        Example:
+        >>> Hyperparameter("gan_loss", "choice", values=("vanilla", "lsgan")).contains("wgan")
+        False
+        """
         if self.type in ("float", "int"):
             return _is_number(value) and self.min - 1e-12 <= value <= self.max + 1e-12
         if self.type == "choice":
@@ -107,7 +159,12 @@ class Hyperparameter:
         return isinstance(value, bool)
 
     def describe(self):
-        """A short human-readable range, e.g. `float in [0.01, 100] (log)`."""
+        """A short human-readable range, e.g. `float in [0.01, 100] (log)`.
+
+        Example:
+        >>> Hyperparameter("lr_decay", "choice", values=("none", "linear")).describe()
+        'one of none, linear'
+        """
         if self.type in ("float", "int"):
             text = f"{self.type} in [{self.min:g}, {self.max:g}]"
             if self.step:
@@ -118,6 +175,12 @@ class Hyperparameter:
         return "true or false"
 
     def to_dict(self):
+        """The file form of this hyperparameter (without its name).
+
+        Example:
+        >>> Hyperparameter("augment", "boolean", default=True).to_dict()
+        {'type': 'boolean', 'default': True}
+        """
         out = {"type": self.type}
         if self.type in ("float", "int"):
             out.update(min=self.min, max=self.max, sampling=self.sampling)
@@ -132,7 +195,18 @@ class Hyperparameter:
 
 @dataclasses.dataclass(frozen=True)
 class SearchSpace:
-    """A validated search space: `{name: Hyperparameter}` plus where it came from."""
+    """A validated search space: `{name: Hyperparameter}` plus where it came from.
+
+    Args:
+        name: the space's name (its file name without the extension).
+        source: the file it was read from.
+        description: the file's `description`.
+        hyperparameters: `{name: Hyperparameter}`, in the file's order.
+
+    Example:
+    >>> load_space("extended").names[:3]
+    ['gamma', 'alpha', 'beta']
+    """
 
     name: str
     source: str
@@ -141,25 +215,51 @@ class SearchSpace:
 
     @property
     def names(self):
+        """The searched fields, in the file's order."""
         return list(self.hyperparameters)
 
     def to_dict(self):
-        """The ranges only (what makes two spaces the same search)."""
+        """The ranges only (what makes two spaces the same search).
+
+        Example:
+        >>> load_space("paper").to_dict()["gamma"]
+        {'type': 'float', 'min': 0.0, 'max': 1.0, 'sampling': 'linear', 'default': 0.5}
+        """
         return {name: spec.to_dict() for name, spec in self.hyperparameters.items()}
 
     def contains(self, values):
-        """Whether every searched value in `values` lies in its range."""
+        """Whether every searched value in `values` lies in its range.
+
+        Args:
+            values: `{name: value}` with a value for every searched name.
+
+        Example:
+        >>> load_space("paper").contains({"gamma": 0.5, "alpha": 1.0, "beta": 200.0})
+        False
+        """
         return all(spec.contains(values[name]) for name, spec in self.hyperparameters.items())
 
 
 def builtin_spaces_dir():
-    """The folder of the built-in spaces (inside the installed `tuning` package)."""
+    """The folder of the built-in spaces (inside the installed `tuning` package).
+
+    Example:
+    >>> import os
+    >>> os.path.basename(builtin_spaces_dir())
+    'spaces'
+    """
     import importlib.resources
 
     return str(importlib.resources.files("tuning") / "spaces")
 
 
 def builtin_space_names():
+    """The names of the built-in spaces.
+
+    Example:
+    >>> builtin_space_names()
+    ['extended', 'paper']
+    """
     folder = builtin_spaces_dir()
     if not os.path.isdir(folder):
         return []
@@ -167,7 +267,19 @@ def builtin_space_names():
 
 
 def resolve_space(name_or_path):
-    """The file of a space given by built-in name (`paper`) or by path."""
+    """The file of a space given by built-in name (`paper`) or by path.
+
+    Args:
+        name_or_path: a built-in name, or a path (anything with a `/` or a `.toml`/`.json` end).
+
+    Raises:
+        SearchSpaceError: no such file or built-in space.
+
+    Example:
+    >>> import os
+    >>> os.path.basename(resolve_space("paper"))
+    'paper.toml'
+    """
     text = os.fspath(name_or_path)
     looks_like_path = os.sep in text or "/" in text or text.endswith((".toml", ".json"))
     if looks_like_path or os.path.isfile(text):
@@ -187,8 +299,15 @@ def resolve_space(name_or_path):
 def load_space(name_or_path=DEFAULT_SPACE):
     """Reads and validates a search space by built-in name or path; returns a `SearchSpace`.
 
+    Args:
+        name_or_path: a built-in name (`paper`, `extended`) or a `.toml`/`.json` file.
+
     Raises:
         SearchSpaceError: the file is missing, unreadable, or invalid (the message names it).
+
+    Example:
+    >>> load_space("paper").source.endswith("paper.toml")
+    True
     """
     path = resolve_space(name_or_path)
     try:
@@ -206,8 +325,46 @@ def load_space(name_or_path=DEFAULT_SPACE):
     return space_from_dict(values, source=path, name=name)
 
 
+def check_value(where, name, value, fail, key="value"):
+    """Checks one value a hyperparameter can take with `TrainConfig` (so with `validate_options`'s bounds).
+
+    Args:
+        where: str, the place in the file (`hyperparameters.res_blocks`).
+        name: str, the `TrainConfig` field.
+        value: the value (a range's `min` or `max`, a choice).
+        fail: callable taking the message; raises.
+        key: str, what the value is in the file (`min`, `max`, `value`).
+
+    Example:
+    >>> def fail(message):
+    ...     raise SearchSpaceError(message)
+    >>> check_value("hyperparameters.res_blocks", "res_blocks", 10**8, fail, key="max")
+    Traceback (most recent call last):
+    ...
+    magan_keras.tuning.search_space.SearchSpaceError: ...: max 100000000 is not a valid res_blocks: ... [0, 64], ...
+    """
+    try:
+        _DEFAULTS.replace(**{name: value})
+    except ValueError as error:
+        fail(f"{where}: {key} {value!r} is not a valid {name}: {error}")
+
+
 def space_from_dict(values, source="<dict>", name="custom"):
-    """Validates a parsed space (`{"description": ..., "hyperparameters": {...}}`)."""
+    """Validates a parsed space (`{"description": ..., "hyperparameters": {...}}`); returns a `SearchSpace`.
+
+    Args:
+        values: the parsed file.
+        source: where it came from (named in error messages).
+        name: the space's name.
+
+    Raises:
+        SearchSpaceError: naming `source`, the hyperparameter and the problem.
+
+    Example:
+    >>> space = space_from_dict({"hyperparameters": {"base_filters": {"type": "choice", "values": [8, 16]}}})
+    >>> space.hyperparameters["base_filters"].describe()
+    'one of 8, 16'
+    """
 
     def fail(message):
         raise SearchSpaceError(f"search space {source}: {message}")
@@ -224,7 +381,7 @@ def space_from_dict(values, source="<dict>", name="custom"):
     if not isinstance(table, dict) or not table:
         fail("needs a non-empty [hyperparameters] table, one sub-table per searched option")
     field_types = TrainConfig.field_types()
-    defaults = TrainConfig()
+    defaults = _DEFAULTS
     specs = {}
     for hp_name, spec in table.items():
         where = f"hyperparameters.{hp_name}"
@@ -252,10 +409,12 @@ def space_from_dict(values, source="<dict>", name="custom"):
                 if key not in spec:
                     fail(f"{where}: needs {key!r}")
                 value = spec[key]
-                if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
-                    fail(f"{where}: {key} must be an integer, got {value!r}")
                 if not _is_number(value) or not math.isfinite(value):
                     fail(f"{where}: {key} must be a finite number, got {value!r}")
+                # The bounds first: `res_blocks` up to 1e8 is refused with the accepted range.
+                check_value(where, hp_name, value, fail, key=key)
+                if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+                    fail(f"{where}: {key} must be an integer, got {value!r}")
             low, high = spec["min"], spec["max"]
             if not low < high:
                 fail(f"{where}: min ({low}) must be less than max ({high})")
@@ -296,10 +455,7 @@ def space_from_dict(values, source="<dict>", name="custom"):
                 fail(f"{where}: {hp_name} takes {field_type.__name__} values, so type 'boolean' does not fit")
             candidates = [True, False]
         for value in candidates:
-            try:
-                defaults.replace(**{hp_name: value})
-            except ValueError as error:
-                fail(f"{where}: the value {value!r} is not a valid {hp_name}: {error}")
+            check_value(where, hp_name, value, fail)
         default = spec.get("default", getattr(defaults, hp_name))
         spec_object = Hyperparameter(**fields)
         if "default" in spec:

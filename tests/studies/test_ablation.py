@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from studies import ablation
 from magan_keras.training.config import TrainConfig
+from studies import ablation
 
 
 def write_summary(folder, rows):
@@ -17,7 +17,8 @@ def write_summary(folder, rows):
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for target, method, value in rows:
-            writer.writerow({"target": target, "method": method, "n": 1, **{f"{m}_mean": value for m in ablation.REPORTED}})
+            writer.writerow({"target": target, "method": method, "n": 1,
+                             **{f"{m}_mean": value for m in ablation.REPORTED}})
 
 
 def test_variants_switch_exactly_their_parts(tmp_path):

@@ -1,11 +1,13 @@
 import csv
+import itertools
+import os
 
 import numpy as np
 import pytest
 
+from magan_keras.evaluation.protocols import slice_metrics
 from studies import blur_sensitivity
 from studies.blur_sensitivity import blur_in_brain
-from magan_keras.evaluation.protocols import slice_metrics
 
 
 def test_blur_keeps_the_background_and_constant_brains():
@@ -25,7 +27,7 @@ def test_more_blur_scores_lower_on_texture():
     truth = np.where(mask, rng.uniform(-0.5, 0.5, mask.shape), -1.0)
     scores = [slice_metrics(blur_in_brain(truth, mask, s), truth, mask)["slice_ssim"] for s in (0, 0.5, 1, 2)]
     assert scores[0] == 1.0
-    assert all(a > b for a, b in zip(scores, scores[1:])), scores
+    assert all(a > b for a, b in itertools.pairwise(scores)), scores
 
 
 def test_command_on_a_prepared_phantom_split(tmp_path, capsys):
@@ -51,3 +53,23 @@ def test_command_on_a_prepared_phantom_split(tmp_path, capsys):
 def test_command_rejects_a_negative_sigma(tmp_path, capsys):
     assert blur_sensitivity.main(["--sigmas", "-1", "--output-dir", str(tmp_path)]) == 2
     assert "--sigmas" in capsys.readouterr().err
+
+
+def test_outputs_are_replaced_whole_and_a_failed_write_keeps_the_previous_ones(tmp_path, monkeypatch):
+    from magan_keras import atomic
+
+    rows = [{"target": "t1", "source": s, "sigma": g, "slice_ssim": 1.0 - g / 4, "slice_psnr": 30.0, "subjects": 1}
+            for s in blur_sensitivity.SOURCES for g in (0.0, 1.0)]
+    paths = blur_sensitivity.write_outputs(rows, str(tmp_path), "first")
+    before = {name: open(path, "rb").read() for name, path in paths.items()}
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in paths.values())
+
+    def failing_save(figure, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic, "save_figure", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        blur_sensitivity.write_outputs(rows, str(tmp_path), "second")
+    assert open(paths["png"], "rb").read() == before["png"]
+    assert "second" in open(paths["md"]).read()  # the files before the failure were replaced whole
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in paths.values())

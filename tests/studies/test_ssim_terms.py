@@ -5,9 +5,9 @@ import csv
 import numpy as np
 
 from magan_keras import MAGAN
+from magan_keras.evaluation.protocols import ssim_map, ssim_terms
 from studies import ssim_terms as experiment
 from studies.ssim_terms import region_terms
-from magan_keras.evaluation.protocols import ssim_map, ssim_terms
 
 
 def test_terms_multiply_to_the_ssim_map():
