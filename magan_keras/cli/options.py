@@ -57,7 +57,7 @@ HELP = {
     "strategy": f"tf.distribute strategy: {', '.join(STRATEGIES)}",
     "seed": "random seed",
     "output_dir": "run folder",
-    "overwrite": "replace a finished run folder",
+    "overwrite": "replace a finished or different run in --output-dir (only a magan_keras run folder is ever deleted)",
 }
 
 

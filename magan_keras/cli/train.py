@@ -34,11 +34,12 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     from magan_keras.training.callbacks import TrainingDivergedError
-    from magan_keras.training.run import RunFolderError, train
+    from magan_keras.training.run import DataError, RunFolderError, fit_verbosity, train
 
     try:
-        result = train(config)
-    except (RunFolderError, TrainingDivergedError) as error:
+        # One line per epoch when stdout is a file or pipe (CI, nohup, a cluster job); the step bar in a terminal.
+        result = train(config, verbose=fit_verbosity(sys.stdout))
+    except (RunFolderError, DataError, TrainingDivergedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print("\nTest metrics per target contrast (PSNR dB / SSIM / MAE):")

@@ -161,3 +161,32 @@ class SampleGrid(keras.callbacks.Callback):
             tf.summary.image("ground_truth", to_unit(self.y), step=epoch + 1, max_outputs=8)
             tf.summary.image("abs_error", np.abs(to_unit(synthesis) - to_unit(self.y)), step=epoch + 1, max_outputs=8)
         writer.close()
+
+
+class FinishTraining(keras.callbacks.Callback):
+    """When `fit` returns: saves the final model to `model_path` and `last_path` (atomically), then calls `on_done`.
+
+    Put it first among the callbacks, so that this runs before `BackupAndRestore` deletes its
+    backup: a kill here leaves the backup, and the rerun (whose `fit` has no epoch left)
+    comes back here. `on_done` records that training is finished (the run marker).
+
+    Args:
+        model_path: the run's `model.keras`.
+        last_path: the checkpoint `last.keras` (rewritten, so a kill while it was saved leaves no stale one).
+        on_done: called with no arguments after both saves.
+        enabled: False on the non-chief workers of a distributed run.
+    """
+
+    def __init__(self, model_path, last_path, on_done, enabled=True):
+        super().__init__()
+        self.model_path = model_path
+        self.last_path = last_path
+        self.on_done = on_done
+        self.enabled = enabled
+
+    def on_train_end(self, logs=None):
+        if not self.enabled:
+            return
+        atomic.save_model(self.model, self.last_path)
+        atomic.save_model(self.model, self.model_path)
+        self.on_done()

@@ -19,6 +19,10 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 
+# The phantom's subjects are split 80/10/10 into train, validation and test by subject
+# (`tfds_brats.splits.split_counts`); each split gets one only from three subjects on.
+MIN_PHANTOM_SUBJECTS = 3
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -137,6 +141,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a path (a string), got {value!r}")
         if not self.output_dir or not self.output_dir.strip():
             raise ValueError("output_dir must not be empty")
+        if self.data_dir is None and self.dataset is None and self.num_subjects < MIN_PHANTOM_SUBJECTS:
+            raise ValueError(
+                f"num_subjects must be at least {MIN_PHANTOM_SUBJECTS} for the phantom (one subject each for "
+                f"train, validation and test), got {self.num_subjects}"
+            )
         if self.data_dir is not None and self.dataset is not None:
             raise ValueError("give data_dir (a BraTS folder) or dataset (a prepared TFDS name), not both")
         if self.data_dir is not None and not os.path.isdir(os.path.expanduser(self.data_dir)):

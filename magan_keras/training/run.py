@@ -10,14 +10,15 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 
 import keras
 import numpy as np
 
 from magan_keras import atomic
 from magan_keras import data as magan_data
-from magan_keras.models import MAGAN
 from magan_keras.modalities import BRATS_MODALITIES
+from magan_keras.models import MAGAN
 from magan_keras.training import callbacks as run_callbacks
 from magan_keras.training import plots
 from magan_keras.training.distribution import is_chief, make_strategy
@@ -30,6 +31,10 @@ FINISHED_FILE = "report.md"
 
 class RunFolderError(ValueError):
     """The output folder holds a finished or different run (or is not a run folder)."""
+
+
+class DataError(ValueError):
+    """The requested data set is unknown, not prepared or does not fit the config."""
 
 
 @dataclasses.dataclass
@@ -74,43 +79,219 @@ def config_differences(saved, config):
     return {k: (saved.get(k), v) for k, v in config.to_dict().items() if k != "overwrite" and saved.get(k) != v}
 
 
-def prepare_run_folder(config):
-    """Checks the output folder before any work and writes the config into it.
+MARKER_FILE = ".magan_keras_run.json"
+LOCK_FILE = ".magan_keras_run.lock"
+MARKER = {"package": "magan_keras", "kind": "run", "format": 1}
 
-    A finished run (one with a report) is only replaced with `overwrite`; an
-    unfinished one with the same config is resumed; one with another config is refused.
+
+def read_marker(output_dir):
+    """The run marker of `output_dir` (a dict with `package`, `kind`, `format`, `training_done`), or None.
+
+    Only a JSON object naming this package and `kind: run` counts; anything else is not our marker.
+
+    Args:
+        output_dir: the folder.
     """
-    output_dir = os.path.abspath(os.path.expanduser(config.output_dir))
-    paths = run_paths(output_dir)
-    saved = None
-    if os.path.exists(paths["config"]):
-        with open(paths["config"]) as f:
+    try:
+        with open(os.path.join(output_dir, MARKER_FILE)) as f:
+            marker = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if isinstance(marker, dict) and all(marker.get(k) == v for k, v in MARKER.items() if k != "format"):
+        return marker
+    return None
+
+
+def write_marker(output_dir, training_done=False):
+    """Writes the run marker atomically; `training_done` once `fit` has returned and the model is saved.
+
+    Args:
+        output_dir: the run folder.
+        training_done: bool.
+    """
+    atomic.write_json(os.path.join(output_dir, MARKER_FILE), {**MARKER, "training_done": bool(training_done)})
+
+
+def _saved_run_config(output_dir):
+    """The saved config dict when `config.json` is a JSON object that parses as a `TrainConfig`, else None."""
+    try:
+        with open(os.path.join(output_dir, CONFIG_FILE)) as f:
             saved = json.load(f)
-    if os.path.isdir(output_dir) and os.listdir(output_dir):
-        if saved is None:
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict):
+        return None
+    try:
+        from magan_keras.training.config import TrainConfig
+
+        TrainConfig.from_dict(saved)
+    except (TypeError, ValueError):
+        return None
+    return saved
+
+
+def run_folder_kind(output_dir):
+    """`"run"` (our marker), `"legacy"` (a run from before the marker), `"empty"`, `"missing"` or None (not ours).
+
+    A legacy run is one whose `config.json` parses as a `TrainConfig` and which also holds
+    `report.md`, `checkpoints/`, `backup/` or `metrics.csv`; a folder with any other
+    `config.json` is not a run folder.
+
+    Args:
+        output_dir: the (absolute) folder.
+    """
+    if not os.path.lexists(output_dir):
+        return "missing"
+    if read_marker(output_dir) is not None:
+        return "run"
+    entries = [e for e in os.listdir(output_dir) if e != LOCK_FILE]
+    if not entries:
+        return "empty"
+    legacy_signs = (FINISHED_FILE, "checkpoints", "backup", "metrics.csv")
+    if _saved_run_config(output_dir) is not None and any(e in entries for e in legacy_signs):
+        return "legacy"
+    return None
+
+
+def check_output_dir(config):
+    """Refuses an output folder that must not be used, before anything is written; returns its absolute path.
+
+    Refused: an empty path, the root, the home folder or the current folder; a path that is a
+    file or a symbolic link; a non-empty folder that is not a magan_keras run folder (with or
+    without `overwrite`).
+
+    Args:
+        config: `TrainConfig`.
+
+    Raises:
+        RunFolderError: the message names the folder and why.
+    """
+    raw = config.output_dir
+    if not isinstance(raw, str) or not raw.strip():
+        raise RunFolderError("output_dir must not be empty")
+    output_dir = os.path.abspath(os.path.expanduser(raw))
+    risky = {os.path.abspath(os.sep), os.path.abspath(os.path.expanduser("~")), os.path.abspath(os.getcwd())}
+    if output_dir in risky or os.path.dirname(output_dir) == output_dir:
+        raise RunFolderError(
+            f"output_dir {raw!r} is {output_dir}, the root, home or current folder; choose a run folder inside it"
+        )
+    if os.path.islink(output_dir):
+        raise RunFolderError(f"output_dir {output_dir} is a symbolic link; give the folder it points to or another one")
+    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise RunFolderError(f"output_dir {output_dir} exists and is not a folder; choose another --output-dir")
+    if run_folder_kind(output_dir) is None:
+        raise RunFolderError(
+            f"output_dir {output_dir} exists, is not empty and is not a magan_keras run folder (no {MARKER_FILE}, "
+            f"and no {CONFIG_FILE} of a run from before that marker); it is left untouched, even with --overwrite: "
+            "choose another --output-dir"
+        )
+    return output_dir
+
+
+class RunFolderLock:
+    """An exclusive, non-blocking `flock` on the run folder's lock file, held while a run works in it.
+
+    Args:
+        output_dir: the run folder (created when missing).
+
+    Raises:
+        RunFolderError: another process (or another lock in this one) holds the folder.
+    """
+
+    def __init__(self, output_dir):
+        import fcntl
+
+        os.makedirs(output_dir, exist_ok=True)
+        self.path = os.path.join(output_dir, LOCK_FILE)
+        self._file = open(self.path, "a")
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            self._file.close()
             raise RunFolderError(
-                f"output_dir {output_dir} exists and is not a magan_keras run folder (no {CONFIG_FILE}); "
-                "choose another --output-dir"
-            )
-        if config.overwrite:
-            shutil.rmtree(output_dir)
-            saved = None
-        elif os.path.exists(paths["report"]):
-            raise RunFolderError(
-                f"output_dir {output_dir} holds a finished run; pass --overwrite to replace it "
-                "or choose another --output-dir"
-            )
+                f"output_dir {output_dir} is in use by another training run (locked: {self.path}); "
+                "wait for it to finish or choose another --output-dir"
+            ) from error
+
+    def release(self):
+        """Releases the lock (closing its file)."""
+        if not self._file.closed:
+            self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _clear_run_folder(output_dir):
+    """Deletes everything in a run folder but its lock file (which the caller holds)."""
+    for entry in os.listdir(output_dir):
+        if entry == LOCK_FILE:
+            continue
+        path = os.path.join(output_dir, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
         else:
-            differing = config_differences(saved, config)
-            if differing:
+            os.remove(path)
+
+
+def prepare_run_folder(config, lock=None):
+    """Checks the output folder before any work and writes the marker and config into it.
+
+    A finished run (one with a report) is only replaced with `overwrite`; an unfinished one
+    with the same config is resumed; one with another config is refused. Only a folder that
+    carries our marker (`.magan_keras_run.json`), or a run from before that marker (its
+    `config.json` parses as a `TrainConfig`), is ever resumed or deleted.
+
+    Args:
+        config: `TrainConfig`.
+        lock: a held `RunFolderLock` on the folder; without one, one is taken and released
+            on return (only for callers that do not work in the folder afterwards).
+
+    Returns:
+        `run_paths` of the folder.
+    """
+    output_dir = check_output_dir(config)
+    own_lock = lock is None
+    lock = lock or RunFolderLock(output_dir)
+    try:
+        paths = run_paths(output_dir)
+        kind = run_folder_kind(output_dir)
+        if kind is None:  # changed since the check
+            check_output_dir(config)
+        saved = _saved_run_config(output_dir) if kind in ("run", "legacy") else None
+        if kind in ("run", "legacy"):
+            if config.overwrite:
+                _clear_run_folder(output_dir)
+                saved = None
+            elif os.path.exists(paths["report"]):
                 raise RunFolderError(
-                    f"output_dir {output_dir} holds an unfinished run with another configuration "
-                    f"(saved vs requested: {differing}); pass --overwrite or choose another --output-dir"
+                    f"output_dir {output_dir} holds a finished magan_keras run; pass --overwrite to replace it "
+                    "or choose another --output-dir"
                 )
-    os.makedirs(output_dir, exist_ok=True)
-    if saved is None and is_chief():
-        atomic.write_json(paths["config"], config.to_dict())
-    return paths
+            elif saved is None:
+                raise RunFolderError(
+                    f"output_dir {output_dir} is a magan_keras run folder without a readable {CONFIG_FILE}; "
+                    "pass --overwrite to start it afresh or choose another --output-dir"
+                )
+            else:
+                differing = config_differences(saved, config)
+                if differing:
+                    raise RunFolderError(
+                        f"output_dir {output_dir} holds an unfinished magan_keras run with another configuration "
+                        f"(saved vs requested: {differing}); pass --overwrite or choose another --output-dir"
+                    )
+        if is_chief():
+            if read_marker(output_dir) is None:
+                write_marker(output_dir)
+            if saved is None:
+                atomic.write_json(paths["config"], config.to_dict())
+        return paths
+    finally:
+        if own_lock:
+            lock.release()
 
 
 def prepared_builder(config):
@@ -127,9 +308,13 @@ def prepared_builder(config):
         import tfds_brats.brats  # noqa: F401  (registers the builders)
         import tfds_brats.brats_phantom  # noqa: F401
 
-        builder = tfds.builder(config.dataset, data_dir=config.tfds_data_dir)
+        try:
+            builder = tfds.builder(config.dataset, data_dir=config.tfds_data_dir)
+        except Exception as error:  # TFDS raises its own errors for unknown names and configs
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise DataError(f"dataset {config.dataset!r} is unknown: {first_line}") from error
         if not builder.is_prepared():
-            raise ValueError(
+            raise DataError(
                 f"dataset {config.dataset!r} is not prepared in {builder.data_dir}; "
                 "run python -m tfds_brats.prepare first"
             )
@@ -142,7 +327,7 @@ def prepared_builder(config):
         )
     size = builder.info.features["images"].shape[0]
     if size != config.image_size:
-        raise ValueError(f"dataset {builder.info.full_name} has {size} px slices but image_size is {config.image_size}")
+        raise DataError(f"dataset {builder.info.full_name} has {size} px slices but image_size is {config.image_size}")
     return builder
 
 
@@ -284,15 +469,35 @@ def evaluate_with_protocols(model, splits, config, directory):
     return results
 
 
+def fit_verbosity(stream=None):
+    """Keras `fit` verbosity for `stream` (default stdout): the step bar in a terminal, one line per epoch otherwise.
+
+    Args:
+        stream: a file object with `isatty`.
+
+    Example:
+    >>> import io
+    >>> fit_verbosity(io.StringIO())
+    2
+    """
+    stream = sys.stdout if stream is None else stream
+    try:
+        return "auto" if stream.isatty() else 2
+    except (AttributeError, ValueError):
+        return 2
+
+
 def train(config, verbose="auto", extra_callbacks=()):
     """Trains MA-GAN as `config` says and writes the run folder.
 
     Resumes from the folder's backup when a previous run with the same config
-    was interrupted (killed, preempted).
+    was interrupted (killed, preempted); when `fit` had already returned (the marker says
+    `training_done`), only the final save, test metrics, evaluation and report are redone.
+    The folder is locked for the run: a second run on it is refused.
 
     Args:
         config: `TrainConfig`.
-        verbose: Keras `fit` verbosity.
+        verbose: Keras `fit` verbosity (`fit_verbosity()` picks it from the terminal).
         extra_callbacks: more Keras callbacks.
 
     Returns:
@@ -310,7 +515,7 @@ def train(config, verbose="auto", extra_callbacks=()):
     (['flair', 't1', 't1ce', 't2'], 'report.md')
     """
     keras.utils.set_random_seed(config.seed)
-    paths = prepare_run_folder(config)
+    output_dir = check_output_dir(config)  # nothing is written before the folder and the data are checked
     chief = is_chief()
     if keras.backend.backend() == "tensorflow":
         strategy = make_strategy(config.strategy)
@@ -319,33 +524,52 @@ def train(config, verbose="auto", extra_callbacks=()):
     else:
         strategy = None
     builder = prepared_builder(config)
+    with RunFolderLock(output_dir) as lock:
+        paths = prepare_run_folder(config, lock)
+        return _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_callbacks)
+
+
+def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_callbacks):
+    """`train`'s work once the folder is claimed: `fit` (skipped when the marker says it finished), then the rest."""
+    output_dir = os.path.dirname(paths["config"])
     splits = load_splits(config, builder)
-    train_examples, validation_examples = make_datasets(config, splits)
     model = build_model(config, strategy, dataset_preprocessing(builder, config))
     test_split = splits.get("test") or splits["validation"]
-    grid = run_callbacks.SampleGrid(
-        sample_batch(test_split, config), BRATS_MODALITIES, paths["samples"], paths["tensorboard"], enabled=chief
-    )
-    callbacks = [
-        run_callbacks.StopOnNonFiniteLoss(),
-        keras.callbacks.BackupAndRestore(paths["backup"], double_checkpoint=True),
-        keras.callbacks.CSVLogger(paths["metrics_csv"], append=True),
-        keras.callbacks.TensorBoard(paths["tensorboard"]),
-        run_callbacks.AtomicCheckpoint(paths["checkpoints"], enabled=chief),
-        grid,
-        *extra_callbacks,
-    ]
-    model.fit(
-        train_examples, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-        validation_data=validation_examples, validation_steps=config.validation_steps,
-        callbacks=callbacks, verbose=verbose,
-    )
+    marker = read_marker(output_dir) or {}
+    if marker.get("training_done") and os.path.isfile(paths["model"]):
+        # `fit` returned and its model was saved before an interruption: only the last steps are redone.
+        model.load_weights(paths["model"])
+    else:
+        train_examples, validation_examples = make_datasets(config, splits)
+        grid = run_callbacks.SampleGrid(
+            sample_batch(test_split, config), BRATS_MODALITIES, paths["samples"], paths["tensorboard"], enabled=chief
+        )
+        callbacks = [
+            # First, so that its on_train_end (the final save) runs before BackupAndRestore deletes the backup.
+            run_callbacks.FinishTraining(
+                paths["model"], os.path.join(paths["checkpoints"], "last.keras"),
+                on_done=lambda: write_marker(output_dir, training_done=True), enabled=chief,
+            ),
+            run_callbacks.StopOnNonFiniteLoss(),
+            keras.callbacks.BackupAndRestore(paths["backup"], double_checkpoint=True),
+            keras.callbacks.CSVLogger(paths["metrics_csv"], append=True),
+            keras.callbacks.TensorBoard(paths["tensorboard"]),
+            run_callbacks.AtomicCheckpoint(paths["checkpoints"], enabled=chief),
+            grid,
+            *extra_callbacks,
+        ]
+        model.fit(
+            train_examples, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+            validation_data=validation_examples, validation_steps=config.validation_steps,
+            callbacks=callbacks, verbose=verbose,
+        )
     test_metrics = evaluate_per_target(model, test_split, config)
     sample_pngs = sorted(
         os.path.join(paths["samples"], f) for f in os.listdir(paths["samples"]) if f.endswith(".png")
     ) if os.path.isdir(paths["samples"]) else []
     if chief:
-        atomic.save_model(model, paths["model"])
+        if not os.path.isfile(paths["model"]):  # FinishTraining saved it; a non-chief's fit does not
+            atomic.save_model(model, paths["model"])
         atomic.write_json(paths["test_metrics"], test_metrics)
         plots.training_curves(plots.read_metrics_csv(paths["metrics_csv"]), paths["curves"], title="MA-GAN training")
         evaluation = evaluate_with_protocols(model, splits, config, paths["evaluation"])

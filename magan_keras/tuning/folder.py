@@ -2,15 +2,18 @@
 
 A folder holds one search. `prepare_output_dir` resumes a folder with the same search,
 refuses one with another search (or deletes it with `overwrite`) and never touches a folder
-that is not a search folder. `trial_statuses` reads the status of every trial KerasTuner saved.
+that is not a search folder. A search folder is recognised by our marker file
+(`.magan_keras_search.json`), or, for a search from before the marker, by a `search.json`
+holding exactly the keys of `TuneSettings.identity()`; never by the file name alone.
+`trial_statuses` reads the status of every trial KerasTuner saved.
 
 Example:
 >>> import os, tempfile
 >>> from magan_keras.tuning.settings import make_settings
 >>> settings = make_settings(output_dir=os.path.join(tempfile.mkdtemp(), "tune"))
 >>> prepare_output_dir(settings)
->>> os.listdir(settings.output_dir)
-['search.json']
+>>> sorted(os.listdir(settings.output_dir))
+['.magan_keras_search.json', 'search.json']
 >>> trial_statuses(settings.project_dir)
 {}
 """
@@ -32,16 +35,64 @@ class SearchFolderError(ValueError):
     """
 
 
+MARKER_FILE = ".magan_keras_search.json"
+MARKER = {"package": "magan_keras", "kind": "search", "format": 1}
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def is_search_folder(folder, identity_keys):
+    """True when `folder` carries our marker, or is a search from before it (see the module docstring).
+
+    Args:
+        folder: the folder.
+        identity_keys: the keys of a `TuneSettings.identity()`.
+
+    Example:
+    >>> import tempfile
+    >>> is_search_folder(tempfile.mkdtemp(), {"tuner"})
+    False
+    """
+    marker = _read_json(os.path.join(folder, MARKER_FILE))
+    if isinstance(marker, dict) and marker.get("package") == MARKER["package"] and marker.get("kind") == "search":
+        return True
+    saved = _read_json(os.path.join(folder, SETTINGS_FILE))
+    return isinstance(saved, dict) and set(saved) == set(identity_keys)
+
+
+def _check_path(folder):
+    """Refuses an empty, root-like, linked or non-folder output path (nothing is written)."""
+    if not isinstance(folder, str) or not folder.strip():
+        raise SearchFolderError("output_dir must not be empty")
+    absolute = os.path.abspath(os.path.expanduser(folder))
+    risky = {os.path.abspath(os.sep), os.path.abspath(os.path.expanduser("~")), os.path.abspath(os.getcwd())}
+    if absolute in risky or os.path.dirname(absolute) == absolute:
+        raise SearchFolderError(
+            f"output_dir {folder!r} is {absolute}, the root, home or current folder; choose a search folder inside it"
+        )
+    if os.path.islink(absolute):
+        raise SearchFolderError(f"output_dir {absolute} is a symbolic link; give the folder it points to or another")
+    if os.path.lexists(absolute) and not os.path.isdir(absolute):
+        raise SearchFolderError(f"output_dir {absolute} exists and is not a folder; choose another --output-dir")
+
+
 def prepare_output_dir(settings, overwrite=False):
-    """Checks `settings.output_dir` and writes its `search.json` (before any work).
+    """Checks `settings.output_dir` and writes its marker and `search.json` (before any work).
 
     Args:
         settings: `TuneSettings`.
-        overwrite: delete a folder that holds another search (or the same one) and start afresh.
+        overwrite: delete a folder that holds another search (or the same one) and start afresh;
+            only a folder recognised as a magan_keras search folder is ever deleted.
 
     Raises:
-        SearchFolderError: the folder is not a search folder, or holds another search and
-            `overwrite` is false.
+        SearchFolderError: the path is empty, root-like, a file or a link; the folder is not a
+            magan_keras search folder; or it holds another search and `overwrite` is false.
 
     Example:
     >>> import os, tempfile
@@ -54,29 +105,32 @@ def prepare_output_dir(settings, overwrite=False):
     magan_keras.tuning.folder.SearchFolderError: output_dir ... holds another search (saved vs requested: ...
     """
     folder = settings.output_dir
+    _check_path(folder)
     settings_path = os.path.join(folder, SETTINGS_FILE)
+    identity = settings.identity()
     saved = None
-    if os.path.exists(settings_path):
-        with open(settings_path) as f:
-            saved = json.load(f)
     if os.path.isdir(folder) and os.listdir(folder):
-        if saved is None:
+        if not is_search_folder(folder, identity):
             raise SearchFolderError(
-                f"output_dir {folder} exists and is not a search folder (no {SETTINGS_FILE}); "
-                "choose another --output-dir"
+                f"output_dir {folder} exists, is not empty and is not a magan_keras search folder (no {MARKER_FILE}, "
+                f"and no {SETTINGS_FILE} of a search from before that marker); it is left untouched, even with "
+                "--overwrite: choose another --output-dir"
             )
+        saved = _read_json(settings_path)
         if overwrite:
             shutil.rmtree(folder)
             saved = None
-        elif saved != settings.identity():
-            differing = differences(saved, settings.identity())
+        elif saved != identity:
+            differing = differences(saved if isinstance(saved, dict) else None, identity)
             raise SearchFolderError(
                 f"output_dir {folder} holds another search (saved vs requested: {differing}); "
                 "pass --overwrite to start afresh or choose another --output-dir"
             )
     os.makedirs(folder, exist_ok=True)
+    if _read_json(os.path.join(folder, MARKER_FILE)) != MARKER:
+        atomic.write_json(os.path.join(folder, MARKER_FILE), MARKER)
     if saved is None:
-        atomic.write_json(settings_path, settings.identity())
+        atomic.write_json(settings_path, identity)
 
 
 def differences(saved, requested, prefix=""):

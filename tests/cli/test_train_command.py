@@ -10,7 +10,6 @@ import time
 import pytest
 
 from magan_keras.cli import train
-
 from magan_keras.training.config import TrainConfig
 
 SCRIPTS = os.path.join(os.path.dirname(__file__), "scripts")
@@ -134,7 +133,9 @@ def test_killed_run_resumes_from_its_backup_and_ends_at_the_planned_step(tmp_pat
         "--output-dir", str(out), "--tfds-data-dir", tfds_dir,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    first = subprocess.Popen([*argv, "--sleep-after-epoch", "30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    first = subprocess.Popen(
+        [*argv, "--sleep-after-epoch", "30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     deadline = time.time() + 300
     seen = []
     for line in first.stdout:

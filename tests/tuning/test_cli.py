@@ -36,7 +36,7 @@ def test_folder_that_is_not_a_search_is_never_touched(tmp_path, capsys, tiny):
     (tmp_path / "precious.txt").write_text("keep me")
     with pytest.raises(SystemExit):
         tune.main([*tiny, "--output-dir", str(tmp_path), "--overwrite"])
-    assert "not a search folder" in capsys.readouterr().err
+    assert "not a magan_keras search folder" in capsys.readouterr().err
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 

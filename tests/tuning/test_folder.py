@@ -29,13 +29,13 @@ def test_overwrite_deletes_a_search_and_starts_afresh(tmp_path):
     (tmp_path / "tune" / "search").mkdir()
     other = make_settings(output_dir=out, objective="l1")
     folder.prepare_output_dir(other, overwrite=True)
-    assert os.listdir(out) == [SETTINGS_FILE]
+    assert sorted(os.listdir(out)) == [folder.MARKER_FILE, SETTINGS_FILE]
     assert json.loads(open(os.path.join(out, SETTINGS_FILE)).read())["objective"] == "l1"
 
 
 def test_folder_that_is_not_a_search_is_never_touched(tmp_path):
     (tmp_path / "precious.txt").write_text("keep me")
-    with pytest.raises(folder.SearchFolderError, match="not a search folder"):
+    with pytest.raises(folder.SearchFolderError, match="not a magan_keras search folder"):
         folder.prepare_output_dir(make_settings(output_dir=str(tmp_path)), overwrite=True)
     assert os.listdir(tmp_path) == ["precious.txt"]
 
@@ -52,7 +52,7 @@ def test_settings_file_is_written_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(atomic, "replacing", spy)
     folder.prepare_output_dir(make_settings(output_dir=str(tmp_path / "tune")))
-    assert written == [str(tmp_path / "tune" / SETTINGS_FILE)]
+    assert written == [str(tmp_path / "tune" / folder.MARKER_FILE), str(tmp_path / "tune" / SETTINGS_FILE)]
 
 
 def test_trial_statuses_read_the_saved_trials(tmp_path):
@@ -62,3 +62,39 @@ def test_trial_statuses_read_the_saved_trials(tmp_path):
         (tmp_path / f"trial_{trial_id}" / "trial.json").write_text(json.dumps({"trial_id": trial_id, "status": status}))
     (tmp_path / "oracle.json").write_text("{}")
     assert folder.trial_statuses(str(tmp_path)) == {"0": "COMPLETED", "1": "RUNNING"}
+
+
+def test_overwrite_never_deletes_a_folder_that_merely_holds_a_search_json(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / SETTINGS_FILE).write_text(json.dumps({"query": "someone else's"}))
+    (other / "data.bin").write_text("keep")
+    with pytest.raises(folder.SearchFolderError, match="not a magan_keras search folder"):
+        folder.prepare_output_dir(make_settings(output_dir=str(other)), overwrite=True)
+    assert sorted(os.listdir(other)) == ["data.bin", SETTINGS_FILE]
+
+
+def test_a_search_from_before_the_marker_is_recognised_by_its_settings(tmp_path):
+    out = tmp_path / "tune"
+    out.mkdir()
+    settings = make_settings(output_dir=str(out))
+    (out / SETTINGS_FILE).write_text(json.dumps(settings.identity()))
+    (out / "search").mkdir()
+    folder.prepare_output_dir(settings)  # resumed, and marked from now on
+    assert (out / "search").is_dir() and (out / folder.MARKER_FILE).is_file()
+
+
+@pytest.mark.parametrize("output_dir", ["/", "~", "."])
+def test_root_like_search_folder_is_refused(output_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / SETTINGS_FILE).write_text("{}")
+    with pytest.raises(folder.SearchFolderError, match="root, home or current folder"):
+        folder.prepare_output_dir(make_settings(output_dir=output_dir), overwrite=True)
+    assert os.listdir(tmp_path) == [SETTINGS_FILE]
+
+
+def test_search_output_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(folder.SearchFolderError, match="not a folder"):
+        folder.prepare_output_dir(make_settings(output_dir=str(tmp_path / "file")))
+    assert (tmp_path / "file").read_text() == "keep"

@@ -10,7 +10,6 @@ import time
 import keras
 
 from magan_keras.cli import train
-
 from magan_keras.training import run
 
 
