@@ -5,7 +5,8 @@ Writes one BraTS-sized subject (four contrasts, 240 x 240 x 155 int16 NIfTI, an 
 temporary folder, builds an untrained `MultiBranchGenerator` of the given configuration
 (speed does not depend on the weights), and runs what `python -m magan_keras.synthesize`
 runs: `synthesize_subject` (load, canonical orientation, brain mask, normalisation, slicing
-to the model's size, generator batches, resizing back) and `write_outputs` (NIfTI), with
+to the model's size with `tfds_brats.slicing`, generator batches, resizing back) and
+`write_outputs` (NIfTI), with
 three contrasts given and FLAIR synthesised. The generator's forward passes
 (`predict_on_batch`) are timed on their own; the rest is "outside". A first run traces the
 generator (reported apart); the timed run is the second on the same subject.
@@ -70,12 +71,12 @@ def stage_timers(timings):
     """Times the functions `synthesize` calls, adding seconds to `timings[name]`."""
     from magan_keras.inference import generator as inference
     from magan_keras.inference import volumes
-
+    from tfds_brats import slicing
 
     patched = [
         (volumes, "load_volumes", "load"), (volumes, "normalise_inputs", "normalise"),
-        (volumes, "brain_mask_of", "normalise"), (volumes, "to_model_slices", "slice"),
-        (volumes, "from_model_slices", "unslice"), (volumes, "save_like", "write"),
+        (volumes, "brain_mask_of", "normalise"), (slicing, "to_model_slices", "slice"),
+        (slicing, "from_model_slices", "unslice"), (volumes, "save_like", "write"),
         (inference, "to_unit_scale", "unit scale"),
     ]
     originals = []
@@ -116,7 +117,6 @@ def run_once(generator, files, out_dir, batch_size):
     """Synthesises FLAIR from the other three and writes it; returns `(seconds, timings)`."""
     from magan_keras.inference import synthesis as synthesize
 
-
     timings = {}
     time_generator(generator, timings)
     given = {k: v for k, v in files.items() if k != "flair"}
@@ -144,6 +144,7 @@ def main(argv=None):
     import keras
 
     from magan_keras.models import MultiBranchGenerator
+    from tfds_brats.preprocessing import Preprocessing
 
     stages = ("load", "normalise", "slice", "unslice", "unit scale", "write")
     print(f"subject {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]}, 3 contrasts given, FLAIR synthesised; batch {args.batch_size}")
@@ -155,7 +156,9 @@ def main(argv=None):
         files = write_subject(folder)
         for name, size, filters, blocks in args.configs:
             keras.utils.set_random_seed(0)
-            generator = MultiBranchGenerator(image_size=size, base_filters=filters, res_blocks=blocks)
+            # The brats builder's record (canvas 256), as a model trained on BraTS carries.
+            generator = MultiBranchGenerator(image_size=size, base_filters=filters, res_blocks=blocks,
+                                             preprocessing=Preprocessing().to_config())
             generator.build_on_zeros()
             first, _ = run_once(generator, files, pathlib.Path(folder) / "out", args.batch_size)
             seconds, timings = run_once(generator, files, pathlib.Path(folder) / "out", args.batch_size)

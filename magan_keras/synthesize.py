@@ -1,9 +1,10 @@
 """`python -m magan_keras.synthesize`: synthesise missing contrasts of NIfTI volumes.
 
-The entry point only; the command's options and `main` live in `magan_keras.inference.synthesis`.
+The entry point only; the command's options and `main` live in `magan_keras.cli.synthesize`, the
+work in `magan_keras.inference.synthesis`.
 """
 
-from magan_keras.inference.synthesis import main
+from magan_keras.cli.synthesize import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -22,11 +22,12 @@ class defaults, silently ignoring `DownloadConfig.min_shard_size` /
 `max_shard_size`; `SizedShardConfig` applies the sizes actually given.
 
 Example:
-
-```python
-class Builder(SubjectDatasetBuilder):
-    ...  # _split_generators / _generate_examples from a subject source
-```
+>>> from tfds_brats.builder_base import SizedShardConfig, SubjectDatasetBuilder
+>>> from tfds_brats.brats import Builder
+>>> issubclass(Builder, SubjectDatasetBuilder)  # `_split_generators` / `_generate_examples` from a source
+True
+>>> SizedShardConfig(min_num_shards=8).get_number_shards(5 << 20, 300)  # a small split: 8 files
+8
 """
 
 from __future__ import annotations
@@ -54,16 +55,28 @@ class SizedShardConfig(shard_utils.ShardConfig):
     power of two, and to at most the number of examples).
 
     Example:
-
-    ```python
-    SizedShardConfig(min_num_shards=8).get_number_shards(5 << 20, 300)  # 8
-    SizedShardConfig(min_shard_size=1 << 20).get_number_shards(20 << 20, 500)  # 16
-    ```
+    >>> SizedShardConfig(min_num_shards=8).get_number_shards(5 << 20, 300)
+    8
+    >>> SizedShardConfig(min_shard_size=1 << 20).get_number_shards(20 << 20, 500)
+    16
+    >>> SizedShardConfig(min_num_shards=8).get_number_shards(5 << 20, 5)  # at most one per example
+    4
     """
 
     min_num_shards: int = 1
 
     def get_number_shards(self, total_size: int, num_examples: int, uses_precise_sharding: bool = True) -> int:
+        """Shards for a split of `total_size` bytes and `num_examples` examples.
+
+        Args:
+            total_size: int. Bytes of the split.
+            num_examples: int.
+            uses_precise_sharding: bool. As TFDS's (False leaves 10 % headroom on the size).
+
+        Example:
+        >>> SizedShardConfig(num_shards=3).get_number_shards(1 << 30, 100)  # a fixed count wins
+        3
+        """
         if self.num_shards:
             return self.num_shards
         by_size = self._shards_by_size(total_size, num_examples, uses_precise_sharding)

@@ -17,6 +17,18 @@ builder.download_and_prepare(
 Give a run-time config a name that says what differs (`config_name` builds
 one): the name is the folder the data is stored in, and a prepared folder is
 reused as-is.
+
+Example:
+>>> from tfds_brats.configs import BratsConfig, PhantomConfig
+>>> config = BratsConfig(name="slices_96", image_size=96)
+>>> config.canvas_size, config.min_brain_fraction
+(256, 0.05)
+>>> PhantomConfig(name="p", image_size=32).canvas_size  # the phantom is simulated at its size
+32
+>>> BratsConfig(name="bad", image_size=0)
+Traceback (most recent call last):
+...
+ValueError: bad: image_size must be a positive int, got 0
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import dataclasses
 
 import tensorflow_datasets as tfds
 
+from tfds_brats.constants import BRATS_CANVAS_SIZE, MIN_BRAIN_FRACTION
 from tfds_brats.examples import LAYOUTS
 from tfds_brats.splits import check_fractions
 
@@ -43,10 +56,11 @@ class BratsConfig(tfds.core.BuilderConfig):
         image_size: int. side S of the stored slices (slices only).
         canvas_size: int. slices are centre-padded with -1 (mask 0) or
             centre-cropped to this square before resizing to `image_size`;
-            256 holds BraTS's 240 x 240 with 8 voxels to spare on each side.
+            `constants.BRATS_CANVAS_SIZE` (256) holds BraTS's 240 x 240 with 8
+            voxels to spare on each side.
         min_brain_fraction: float. axial slices where the brain covers less
             than this fraction of the slice (as stored, before padding) are
-            left out. Default 0.05.
+            left out. Default `constants.MIN_BRAIN_FRACTION` (0.05).
         split_fractions: (train, validation, test) fractions of subjects.
         split_seed: int. seed of the subject permutation.
         min_shards: int. every split is written as at least this many files
@@ -57,8 +71,8 @@ class BratsConfig(tfds.core.BuilderConfig):
 
     layout: str = "slices"
     image_size: int = 128
-    canvas_size: int = 256
-    min_brain_fraction: float = 0.05
+    canvas_size: int = BRATS_CANVAS_SIZE
+    min_brain_fraction: float = MIN_BRAIN_FRACTION
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int = 0
     min_shards: int = 8
@@ -79,7 +93,12 @@ class BratsConfig(tfds.core.BuilderConfig):
             raise ValueError(f"{self.name}: split_seed must be an int, got {self.split_seed!r}")
 
     def params(self) -> dict:
-        """The data-defining fields as a JSON-friendly dict."""
+        """The data-defining fields as a JSON-friendly dict.
+
+        Example:
+        >>> BratsConfig(name="x", image_size=64).params()["split_fractions"]
+        [0.8, 0.1, 0.1]
+        """
         return {
             field.name: _jsonable(getattr(self, field.name))
             for field in dataclasses.fields(self)
@@ -120,20 +139,29 @@ class PhantomConfig(BratsConfig):
 
     @property
     def volume_shape(self) -> tuple[int, int, int]:
-        """Shape `(S, S, depth)` passed to `phantom.make_subject`."""
+        """Shape `(S, S, depth)` passed to `phantom.make_subject`.
+
+        Example:
+        >>> PhantomConfig(name="p", image_size=64).volume_shape
+        (64, 64, 32)
+        """
         return (self.image_size, self.image_size, self.depth)
 
 
 def config_name(layout: str, image_size: int, defaults: BratsConfig | None = None, **changes) -> str:
     """A config name: `slices_<S>` or `volumes`, then the fields that differ.
 
-    Example:
+    Args:
+        layout: "slices" or "volumes".
+        image_size: int.
+        defaults: the config the changes are relative to, or None (every change is named).
+        **changes: field -> value (None: unchanged).
 
-    ```python
-    config_name("slices", 64)                          # "slices_64"
-    config_name("slices", 64, PhantomConfig(name="x", image_size=64),
-                num_subjects=100)                      # "slices_64_num_subjects100"
-    ```
+    Example:
+    >>> config_name("slices", 64)
+    'slices_64'
+    >>> config_name("slices", 64, PhantomConfig(name="x", image_size=64), num_subjects=100, seed=0)
+    'slices_64_num_subjects100'
     """
     base = "volumes" if layout == "volumes" else f"{layout}_{image_size}"
     suffix = changes_suffix(defaults, **changes)
@@ -143,11 +171,13 @@ def config_name(layout: str, image_size: int, defaults: BratsConfig | None = Non
 def changes_suffix(defaults: BratsConfig | None = None, **changes) -> str:
     """`key<value>` parts, joined by "_", for the fields that differ from `defaults`.
 
-    Example:
+    Args:
+        defaults: a config, or None.
+        **changes: field -> value (None, or equal to the default: left out).
 
-    ```python
-    changes_suffix(None, split_seed=1, num_subjects=8)  # "num_subjects8_split_seed1"
-    ```
+    Example:
+    >>> changes_suffix(None, split_seed=1, num_subjects=8, split_fractions=(0.7, 0.3, 0.0))
+    'num_subjects8_split_fractions0.7-0.3-0.0_split_seed1'
     """
     parts = []
     for key, value in sorted(changes.items()):

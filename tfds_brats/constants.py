@@ -4,11 +4,9 @@ Kept free of TensorFlow imports so that light modules (the phantom, the
 intensity transforms) can use them cheaply.
 
 Example:
-
-```python
-from tfds_brats.constants import MODALITIES
-channel = MODALITIES.index("flair")  # 3
-```
+>>> from tfds_brats.constants import BRATS_CANVAS_SIZE, MODALITIES
+>>> MODALITIES.index("flair"), BRATS_CANVAS_SIZE
+(3, 256)
 """
 
 # Contrast order everywhere (the last axis of every `images` tensor).

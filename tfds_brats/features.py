@@ -18,11 +18,9 @@ Volumes: the same names with images `[X, Y, Z, 4]`, brain_mask and seg
 `slice_index`, and `affine` `[4, 4]` float32 (canonical voxel -> world, mm).
 
 Example:
-
-```python
-features = slice_features(128)
-features["images"].shape  # (128, 128, 4)
-```
+>>> from tfds_brats.features import slice_features
+>>> slice_features(128)["images"].shape
+(128, 128, 4)
 """
 
 from __future__ import annotations
@@ -36,7 +34,15 @@ _ZLIB = tfds.features.Encoding.ZLIB
 
 
 def slice_features(image_size: int) -> tfds.features.FeaturesDict:
-    """Features of the slice configs at side `image_size`."""
+    """Features of the slice configs at side `image_size`.
+
+    Args:
+        image_size: int. Side S of the stored slices.
+
+    Example:
+    >>> sorted(slice_features(16))[:3]
+    ['brain_mask', 'has_seg', 'images']
+    """
     size = (image_size, image_size)
     return tfds.features.FeaturesDict(
         {
@@ -61,7 +67,12 @@ def slice_features(image_size: int) -> tfds.features.FeaturesDict:
 
 
 def volume_features() -> tfds.features.FeaturesDict:
-    """Features of the `volumes` config (whole subjects)."""
+    """Features of the `volumes` config (whole subjects).
+
+    Example:
+    >>> volume_features()["affine"].shape
+    (4, 4)
+    """
     grid = (None, None, None)
     return tfds.features.FeaturesDict(
         {
@@ -86,7 +97,16 @@ def volume_features() -> tfds.features.FeaturesDict:
 
 
 def features_for(layout: str, image_size: int) -> tfds.features.FeaturesDict:
-    """`slice_features(image_size)` or `volume_features()` by layout."""
+    """`slice_features(image_size)` or `volume_features()` by layout.
+
+    Args:
+        layout: "slices" or "volumes".
+        image_size: int. Side of the slices (ignored by "volumes").
+
+    Example:
+    >>> "slice_index" in features_for("slices", 16), "slice_index" in features_for("volumes", 0)
+    (True, False)
+    """
     if layout == "volumes":
         return volume_features()
     return slice_features(image_size)

@@ -10,18 +10,17 @@ voxels that are non-zero in *any* contrast (`brain_mask`). Percentiles are
 taken inside that mask, so the large zero background does not pull them down.
 
 Example:
-
-```python
-import numpy as np
-from tfds_brats import intensity
-
-volume = np.zeros((8, 8, 4), np.float32)
-volume[2:6, 2:6] = np.arange(64, dtype=np.float32).reshape(4, 4, 4)
-mask = intensity.brain_mask([volume])
-scaled, low, high = intensity.normalise_volume(volume, mask)
-assert scaled.min() == -1.0 and scaled.max() == 1.0
-restored = intensity.denormalise(scaled, low, high)
-```
+>>> import numpy as np
+>>> from tfds_brats import intensity
+>>> volume = np.zeros((8, 8, 4), np.float32)
+>>> volume[2:6, 2:6] = np.arange(1, 65, dtype=np.float32).reshape(4, 4, 4)
+>>> mask = intensity.brain_mask([volume])
+>>> scaled, low, high = intensity.normalise_volume(volume, mask)
+>>> float(scaled.min()), float(scaled.max()), float(scaled[0, 0, 0])
+(-1.0, 1.0, -1.0)
+>>> restored = intensity.denormalise(scaled, low, high)
+>>> bool(np.allclose(restored[mask], np.clip(volume[mask], low, high), atol=1e-4))
+True
 """
 
 from __future__ import annotations
@@ -30,8 +29,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
-DEFAULT_LOWER_PERCENTILE = 0.5
-DEFAULT_UPPER_PERCENTILE = 99.5
+from tfds_brats.constants import LOWER_PERCENTILE, UPPER_PERCENTILE
+
+# The defaults of every function here: the builders' percentiles (one constant per fact).
+DEFAULT_LOWER_PERCENTILE = LOWER_PERCENTILE
+DEFAULT_UPPER_PERCENTILE = UPPER_PERCENTILE
 
 
 class ConstantImageError(ValueError):
@@ -49,10 +51,11 @@ def brain_mask(volumes: Iterable[np.ndarray]) -> np.ndarray:
         bool array of that shape.
 
     Example:
-
-    ```python
-    mask = brain_mask([t1, t1ce, t2, flair])
-    ```
+    >>> import numpy as np
+    >>> t1, t2 = np.zeros((3, 1)), np.zeros((3, 1))
+    >>> t1[0], t2[2] = 5.0, 1.0
+    >>> brain_mask([t1, t2])[:, 0].tolist()
+    [True, False, True]
     """
     mask = None
     for volume in volumes:
@@ -92,10 +95,12 @@ def percentile_range(
         ConstantImageError: when the mask is empty or `low == high`.
 
     Example:
-
-    ```python
-    low, high = percentile_range(t1, mask)  # 0.5 / 99.5 percentiles
-    ```
+    >>> import numpy as np
+    >>> volume = np.arange(201, dtype=np.float32)
+    >>> percentile_range(volume)  # 0.5 / 99.5 percentiles
+    (1.0, 199.0)
+    >>> percentile_range(volume, volume < 101, 0.0, 100.0)
+    (0.0, 100.0)
     """
     if not 0.0 <= lower < upper <= 100.0:
         raise ValueError(
@@ -116,11 +121,15 @@ def percentile_range(
 def clip(volume: np.ndarray, low: float, high: float) -> np.ndarray:
     """`volume` clipped to `[low, high]`, as float32.
 
-    Example:
+    Args:
+        volume: array.
+        low: float. lower bound.
+        high: float. upper bound.
 
-    ```python
-    clipped = clip(t1, *percentile_range(t1, mask))
-    ```
+    Example:
+    >>> import numpy as np
+    >>> clip(np.array([-5, 0, 5]), -1.0, 1.0).tolist()
+    [-1.0, 0.0, 1.0]
     """
     return np.clip(np.asarray(volume, np.float32), low, high)
 
@@ -150,10 +159,9 @@ def rescale(
         ConstantImageError: when `high <= low`.
 
     Example:
-
-    ```python
-    scaled = rescale(clipped, low, high, mask=mask)  # background -1
-    ```
+    >>> import numpy as np
+    >>> rescale(np.array([0.0, 5.0, 10.0]), 0.0, 10.0, mask=np.array([True, True, False])).tolist()
+    [-1.0, 0.0, -1.0]
     """
     if not high > low:
         raise ConstantImageError(f"rescale: need high > low, got low={low}, high={high}")
@@ -191,11 +199,12 @@ def normalise_volume(
         ConstantImageError: the volume is constant inside the mask.
 
     Example:
-
-    ```python
-    mask = brain_mask(volumes.values())
-    flair, low, high = normalise_volume(volumes["flair"], mask)
-    ```
+    >>> import numpy as np
+    >>> flair = np.zeros((4, 4, 4), np.float32)
+    >>> flair[1:3, 1:3, 1:3] = np.arange(1, 9).reshape(2, 2, 2)
+    >>> scaled, low, high = normalise_volume(flair, brain_mask([flair]))
+    >>> round(low, 3), round(high, 3), float(scaled[0, 0, 0])
+    (1.035, 7.965, -1.0)
     """
     low, high = percentile_range(volume, brain_mask, lower, upper)
     scaled = rescale(clip(volume, low, high), low, high, (-1.0, 1.0), mask=brain_mask)
@@ -209,11 +218,15 @@ def denormalise(scaled: np.ndarray, low, high) -> np.ndarray:
     may be scalars or arrays broadcasting against `scaled` (e.g. `norm_low`
     of shape `[4]` against images `[H, W, 4]`).
 
-    Example:
+    Args:
+        scaled: array in [-1, 1].
+        low: intensity (scalar or array) that was mapped to -1 (`norm_low`).
+        high: intensity that was mapped to +1 (`norm_high`).
 
-    ```python
-    t1_units = denormalise(prediction, example["norm_low"][0], example["norm_high"][0])
-    ```
+    Example:
+    >>> import numpy as np
+    >>> denormalise(np.array([-1.0, 0.0, 1.0]), 100.0, 300.0).tolist()
+    [100.0, 200.0, 300.0]
     """
     low = np.asarray(low, np.float32)
     high = np.asarray(high, np.float32)

@@ -14,14 +14,20 @@ Command line:
     python -m tfds_brats.prepare --phantom --image-size 32 --num-subjects 48
 
 Example:
-
-```python
-from tfds_brats.prepare import prepare, summary
-
-builder = prepare("/data/BraTS2021", config="slices_128", data_dir="/tmp/tfds")
-print(summary(builder))
-train = builder.as_dataset(split="train")
-```
+>>> import contextlib, io
+>>> from tfds_brats.prepare import prepare, summary
+>>> from tfds_brats.brats.make_dummy_data import write_dummy_data
+>>> _ = write_dummy_data("brats")  # five tiny subjects; a BraTS download works the same way
+>>> with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its progress
+...     builder = prepare("brats", config="slices_64", data_dir="tfds")
+>>> print(summary(builder))  # doctest: +ELLIPSIS
+brats/slices_64/1.0.0 in tfds/brats/slices_64/1.0.0
+source: .../brats
+subjects found: 5, used: 5, rejected: 0, with seg: 4
+  train          3 subjects       33 slices     8 shards
+  validation     1 subjects       11 slices     8 shards
+  test           1 subjects       11 slices     8 shards
+>>> train = builder.as_dataset(split="train")
 """
 
 from __future__ import annotations
@@ -42,7 +48,15 @@ PHANTOM_DEFAULT_CONFIG = "slices_64"
 
 
 def builder_class(phantom: bool):
-    """The `brats` or `brats_phantom` Builder class (importing registers it)."""
+    """The `brats` or `brats_phantom` Builder class (importing registers it).
+
+    Args:
+        phantom: bool.
+
+    Example:
+    >>> builder_class(True).name, builder_class(False).name
+    ('brats_phantom', 'brats')
+    """
     # pylint: disable=import-outside-toplevel
     if phantom:
         from tfds_brats.brats_phantom import Builder
@@ -73,11 +87,11 @@ def resolve_config(
         ValueError: unknown config name or field.
 
     Example:
-
-    ```python
-    from tfds_brats.brats_phantom import Builder
-    resolve_config(Builder, image_size=32, num_subjects=8).name  # "slices_32_num_subjects8"
-    ```
+    >>> from tfds_brats.brats_phantom import Builder
+    >>> resolve_config(Builder, image_size=32, num_subjects=8).name
+    'slices_32_num_subjects8'
+    >>> resolve_config(Builder, "slices_64").name
+    'slices_64'
     """
     overrides = {key: value for key, value in overrides.items() if value is not None}
     known = builder_cls.builder_configs
@@ -157,10 +171,13 @@ def prepare(
         subjects.NoSubjectsError: `manual_dir` holds no subject.
 
     Example:
-
-    ```python
-    builder = prepare(phantom=True, image_size=32, num_subjects=12, data_dir="/tmp/tfds")
-    ```
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its progress
+    ...     builder = prepare(phantom=True, image_size=16, num_subjects=4, data_dir="tfds")
+    >>> builder.builder_config.name, builder.info.splits["train"].num_examples > 0
+    ('slices_16_num_subjects4', True)
+    >>> prepare(phantom=True, image_size=16, num_subjects=4, data_dir="tfds").data_dir == builder.data_dir
+    True
     """
     if phantom:
         if manual_dir is not None:
@@ -197,11 +214,15 @@ def prepare(
 def summary(builder: tfds.core.DatasetBuilder) -> str:
     """A human summary of a prepared dataset: subjects, slices per split, rejects.
 
-    Example:
+    Args:
+        builder: a prepared `tfds.core.DatasetBuilder` of `brats` or `brats_phantom`.
 
-    ```python
-    print(summary(prepare(phantom=True, data_dir="/tmp/tfds")))
-    ```
+    Example:
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its progress
+    ...     builder = prepare(phantom=True, image_size=16, num_subjects=5, data_dir="tfds")
+    >>> print(summary(builder).splitlines()[1])
+    subjects found: 5, used: 5, rejected: 0, with seg: 5
     """
     metadata = dict(builder.info.metadata or {})
     splits = builder.info.splits
@@ -230,7 +251,19 @@ def summary(builder: tfds.core.DatasetBuilder) -> str:
 
 
 def main(argv=None) -> int:
-    """Command line entry point; returns the exit status."""
+    """Command line entry point; returns the exit status.
+
+    Args:
+        argv: list of str, or None for `sys.argv[1:]`.
+
+    Example:
+    >>> import contextlib, io
+    >>> printed = io.StringIO()
+    >>> with contextlib.redirect_stdout(printed):  # TFDS's progress, then the summary
+    ...     code = main(["--phantom", "--image-size", "16", "--num-subjects", "3", "--data-dir", "tfds"])
+    >>> code, [line for line in printed.getvalue().splitlines() if line.startswith("subjects found")]
+    (0, ['subjects found: 3, used: 3, rejected: 0, with seg: 3'])
+    """
     parser = argparse.ArgumentParser(
         prog="python -m tfds_brats.prepare",
         description="Prepare the brats (or brats_phantom) TFDS dataset.",

@@ -84,6 +84,12 @@ class Preprocessing:
         Args:
             stored: bool. For a model's config: an assumed record is stored as None, so a
                 model built without one keeps saying so after a save and reload.
+
+        Example:
+        >>> Preprocessing(canvas_size=64).to_config()["canvas_size"]
+        64
+        >>> Preprocessing.from_config(None).to_config(stored=True) is None
+        True
         """
         if stored and self.assumed:
             return None
@@ -101,6 +107,16 @@ class Preprocessing:
                 preprocessing was recorded).
             modalities: the model's contrast names; they must match the record's, and fill
                 in the defaults when `config` is None.
+
+        Example:
+        >>> Preprocessing.from_config({"canvas_size": 96}).canvas_size
+        96
+        >>> Preprocessing.from_config(None, ("t1", "t2")).modalities
+        ('t1', 't2')
+        >>> Preprocessing.from_config({"canvas_size": 96}, ("t1", "t2"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: preprocessing: the model's contrasts ('t1', 't2') differ from the record's ...
         """
         if isinstance(config, cls):
             record = config
@@ -128,6 +144,13 @@ class Preprocessing:
                 image size).
             image_size: int. Side of the stored slices.
             modalities: contrast names.
+
+        Example:
+        >>> from tfds_brats.configs import BratsConfig, PhantomConfig
+        >>> Preprocessing.from_builder_config(BratsConfig(name="slices_64", image_size=64), 64).canvas_size
+        256
+        >>> Preprocessing.from_builder_config(PhantomConfig(name="slices_32", image_size=32), 32).canvas_size
+        32
         """
         canvas = getattr(config, "canvas_size", None) or image_size
         fraction = getattr(config, "min_brain_fraction", MIN_BRAIN_FRACTION)

@@ -8,12 +8,12 @@ least one subject (taken from the largest split); a split with fraction 0 is
 empty and not written.
 
 Example:
-
-```python
-from tfds_brats.splits import assign_splits
-assign_splits(["a", "b", "c", "d", "e"], (0.8, 0.1, 0.1), seed=0)
-# {"train": [...3 ids...], "validation": [1 id], "test": [1 id]}
-```
+>>> from tfds_brats.splits import assign_splits
+>>> splits = assign_splits(["a", "b", "c", "d", "e"], (0.8, 0.1, 0.1), seed=0)
+>>> {name: len(ids) for name, ids in splits.items()}
+{'train': 3, 'validation': 1, 'test': 1}
+>>> sorted(sum(splits.values(), []))
+['a', 'b', 'c', 'd', 'e']
 """
 
 from __future__ import annotations
@@ -29,11 +29,22 @@ from tfds_brats.constants import SPLIT_NAMES
 def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     """Validates `(train, validation, test)` fractions: 3 values >= 0, sum 1.
 
-    Example:
+    Args:
+        fractions: three numbers (train > 0).
 
-    ```python
-    check_fractions((0.8, 0.1, 0.1))
-    ```
+    Returns:
+        tuple of 3 floats.
+
+    Raises:
+        ValueError: not 3 values, negative or non-finite, train 0, or not summing to 1.
+
+    Example:
+    >>> check_fractions([0.8, 0.1, 0.1])
+    (0.8, 0.1, 0.1)
+    >>> check_fractions((0.5, 0.5))
+    Traceback (most recent call last):
+    ...
+    ValueError: split_fractions needs 3 values ('train', 'validation', 'test'), got (0.5, 0.5)
     """
     values = tuple(float(f) for f in fractions)
     if len(values) != len(SPLIT_NAMES):
@@ -48,13 +59,18 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
 
 
 def split_counts(num_subjects: int, fractions: Sequence[float]) -> list[int]:
-    """Number of subjects per split.
+    """Number of subjects per split (largest remainder; each non-zero fraction gets one when possible).
+
+    Args:
+        num_subjects: int >= 0.
+        fractions: (train, validation, test), see `check_fractions`.
+
+    Returns:
+        list of 3 ints summing to `num_subjects`.
 
     Example:
-
-    ```python
-    split_counts(5, (0.8, 0.1, 0.1))  # [3, 1, 1]
-    ```
+    >>> split_counts(5, (0.8, 0.1, 0.1)), split_counts(10, (0.7, 0.3, 0.0))
+    ([3, 1, 1], [7, 3, 0])
     """
     fractions = check_fractions(fractions)
     raw = [num_subjects * f for f in fractions]
@@ -88,10 +104,9 @@ def assign_splits(
         (possibly with an empty list).
 
     Example:
-
-    ```python
-    splits = assign_splits(ids, (0.8, 0.1, 0.1), seed=0)
-    ```
+    >>> ids = [f"s{i}" for i in range(10)]
+    >>> assign_splits(ids, (0.8, 0.1, 0.1), seed=0) == assign_splits(ids[::-1], (0.8, 0.1, 0.1), seed=0)
+    True
     """
     ids = sorted(subject_ids)
     if len(set(ids)) != len(ids):

@@ -23,15 +23,19 @@ Axial slices are then `volume[:, :, k]`, `k` from inferior to superior.
 Segmentation labels are stored as 1 necrosis, 2 edema, 4 enhancing tumour;
 BraTS 2023+'s enhancing label 3 is mapped to 4.
 
+This is the project's one NIfTI reader: the builders load whole subjects with it
+(`load_subject(files)`, every contrast required) and `magan_keras.inference` loads
+the contrasts a user has (`load_subject(paths, required=())`).
+
 Example:
-
-```python
-from tfds_brats import subjects
-
-for files in subjects.find_subjects("/data/BraTS2021"):
-    volumes, seg, geometry = subjects.load_subject(files)
-    print(files.subject_id, volumes["flair"].shape, geometry.original_axcodes)
-```
+>>> from tfds_brats import subjects
+>>> from tfds_brats.brats.make_dummy_data import write_dummy_data
+>>> _ = write_dummy_data("brats")
+>>> for files in subjects.find_subjects("brats")[:2]:
+...     volumes, seg, geometry = subjects.load_subject(files)
+...     print(files.subject_id, volumes["flair"].shape, geometry.original_axcodes)
+BraTS-GLI-00003-000 (24, 24, 12) ('L', 'P', 'S')
+BraTS-GLI-00004-000 (24, 24, 12) ('L', 'P', 'S')
 """
 
 from __future__ import annotations
@@ -103,11 +107,22 @@ class SubjectFiles:
     matches: Mapping[str, tuple[pathlib.Path, ...]]
     namings: tuple[str, ...]
 
-    def paths(self) -> dict[str, pathlib.Path]:
-        """One path per role: every modality, plus "seg" when present.
+    def paths(self, required=MODALITIES) -> dict[str, pathlib.Path]:
+        """One path per role found: the contrasts, plus "seg" when present.
+
+        Args:
+            required: contrasts that must be present (default: all of MODALITIES; `()`
+                accepts any non-empty subset).
 
         Raises:
-            SubjectError: a contrast is missing, or a role has several files.
+            SubjectError: a required contrast is missing, or a role has several files.
+
+        Example:
+        >>> import pathlib
+        >>> found = {"t1": (pathlib.Path("d/s1_t1.nii.gz"),)}
+        >>> files = SubjectFiles("s1", pathlib.Path("d"), found, ("brats2018-2021",))
+        >>> files.paths(required=())
+        {'t1': PosixPath('d/s1_t1.nii.gz')}
         """
         for role, found in sorted(self.matches.items()):
             if len(found) > 1:
@@ -115,7 +130,7 @@ class SubjectFiles:
                 raise SubjectError(
                     self.subject_id, found[0], f"several files for '{role}': {names}"
                 )
-        for modality in MODALITIES:
+        for modality in required:
             if modality not in self.matches:
                 raise SubjectError(
                     self.subject_id,
@@ -133,12 +148,19 @@ class Geometry(NamedTuple):
         shape: tuple of 3 ints. canonical array shape.
         original_affine: float64 [4, 4]. affine of the first contrast as stored.
         original_axcodes: e.g. ("L", "P", "S"): its orientation as stored.
+        paths: dict role -> pathlib.Path of every file read, contrasts first in the order
+            read (the first is the reference), then "seg".
+        reference: the nibabel image of the first contrast (its header, affine and voxel
+            order are what outputs written "like the input" copy; see
+            `to_original_orientation`).
     """
 
     affine: np.ndarray
     shape: tuple[int, int, int]
     original_affine: np.ndarray
     original_axcodes: tuple[str, str, str]
+    paths: dict | None = None
+    reference: object = None
 
 
 class LoadedSubject(NamedTuple):
@@ -169,11 +191,11 @@ def find_subjects(root: os.PathLike | str) -> list[SubjectFiles]:
         NoSubjectsError: `root` is not a folder or holds no BraTS-named file.
 
     Example:
-
-    ```python
-    found = find_subjects("~/data/BraTS2023")
-    print([s.subject_id for s in found])
-    ```
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> _ = write_fake_subject("found/BraTS-GLI-00001-000", "BraTS-GLI-00001-000", naming="brats2023")
+    >>> _ = write_fake_subject("found/nested/BraTS2021_00002", "BraTS2021_00002", with_seg=False)
+    >>> [(s.subject_id, s.namings, "seg" in s.matches) for s in find_subjects("found")]
+    [('BraTS-GLI-00001-000', ('brats2023',), True), ('BraTS2021_00002', ('brats2018-2021',), False)]
     """
     root = pathlib.Path(os.path.expanduser(os.fspath(root)))
     if not root.is_dir():
@@ -211,12 +233,16 @@ def find_subjects(root: os.PathLike | str) -> list[SubjectFiles]:
 def parse_filename(filename: str) -> tuple[str, str, str] | None:
     """`(prefix, role, naming)` for a BraTS-named NIfTI file, else None.
 
-    Example:
+    Args:
+        filename: a file name (no folder).
 
-    ```python
-    parse_filename("BraTS2021_00000_t1ce.nii.gz")  # ("BraTS2021_00000", "t1ce", "brats2018-2021")
-    parse_filename("BraTS-GLI-00001-000-t2f.nii")  # ("BraTS-GLI-00001-000", "flair", "brats2023")
-    ```
+    Example:
+    >>> parse_filename("BraTS2021_00000_t1ce.nii.gz")
+    ('BraTS2021_00000', 't1ce', 'brats2018-2021')
+    >>> parse_filename("BraTS-GLI-00001-000-t2f.nii")
+    ('BraTS-GLI-00001-000', 'flair', 'brats2023')
+    >>> parse_filename("notes.txt") is None
+    True
     """
     if filename.startswith("."):
         return None
@@ -233,59 +259,70 @@ def parse_filename(filename: str) -> tuple[str, str, str] | None:
 def load_subject(
     paths: SubjectFiles | Mapping[str, os.PathLike | str],
     subject_id: str | None = None,
+    *,
+    required=MODALITIES,
 ) -> LoadedSubject:
-    """Loads a subject's contrasts (and seg) in canonical orientation.
+    """Loads a subject's contrasts (and seg) in canonical orientation: the one NIfTI reader.
 
-    Checks that every file reads completely, is 3-D, finite and not all zero,
-    and that all files share one canonical shape and affine.
+    Used by the builders (every contrast required) and by `magan_keras.inference` (any
+    non-empty subset). Checks that every file exists, reads completely, is 3-D, finite and not
+    all zero, and that all files share one canonical shape and affine; every error names the
+    subject and the file.
 
     Args:
-        paths: `SubjectFiles` from `find_subjects`, or a mapping with a path for
-            each of MODALITIES and optionally "seg".
+        paths: `SubjectFiles` from `find_subjects`, or a mapping role -> path: contrast names
+            (any names; `MODALITIES` for BraTS) and optionally "seg".
         subject_id: name used in errors; defaults to `SubjectFiles.subject_id`
             or the first file's folder name.
+        required: contrasts that must be given (default: all of `MODALITIES`, as the builders
+            need); `()` accepts any non-empty set. The required ones are read first, in this
+            order, then the others in the order given; the first read is the reference
+            (`Geometry.original_affine`, `Geometry.reference`).
 
     Returns:
-        `LoadedSubject(volumes, seg, geometry)`: float32 canonical volumes by
-        modality, uint8 seg (labels 0/1/2/4) or None, and the `Geometry`.
+        `LoadedSubject(volumes, seg, geometry)`: float32 canonical (RAS+) volumes by
+        contrast, uint8 seg (labels 0/1/2/4) or None, and the `Geometry`.
 
     Raises:
         SubjectError: naming the subject and the offending file.
+        ValueError: no contrast given.
 
     Example:
-
-    ```python
-    volumes, seg, geometry = load_subject(
-        {"t1": "s_t1.nii.gz", "t1ce": "s_t1ce.nii.gz", "t2": "s_t2.nii.gz",
-         "flair": "s_flair.nii.gz"})
-    ```
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> files = write_fake_subject("s1", "s1", axcodes=("L", "P", "S"))
+    >>> volumes, seg, geometry = load_subject(files)
+    >>> sorted(volumes), geometry.shape, geometry.original_axcodes
+    (['flair', 't1', 't1ce', 't2'], (24, 24, 12), ('L', 'P', 'S'))
+    >>> volumes, seg, geometry = load_subject({"t2": files["t2"]}, "s1", required=())
+    >>> list(volumes), seg is None, geometry.paths["t2"].name
+    (['t2'], True, 's1_t2.nii.gz')
     """
     if isinstance(paths, SubjectFiles):
         subject_id = subject_id or paths.subject_id
-        paths = paths.paths()
-    paths = {role: pathlib.Path(path) for role, path in paths.items()}
-    unknown = set(paths) - set(MODALITIES) - {"seg"}
-    if unknown:
-        raise ValueError(f"load_subject: unknown roles {sorted(unknown)}; use {MODALITIES} and 'seg'")
+        paths = paths.paths(required)
+    paths = {role: pathlib.Path(os.path.expanduser(os.fspath(path))) for role, path in paths.items()}
     if subject_id is None:
         first = next(iter(paths.values()), None)
-        subject_id = first.parent.name if first is not None else "?"
-    for modality in MODALITIES:
+        subject_id = (first.parent.name if first is not None else "") or "?"
+    for modality in required:
         if modality not in paths:
             raise SubjectError(subject_id, "(none)", f"missing contrast '{modality}'")
+    contrasts = list(required) + [role for role in paths if role != "seg" and role not in required]
+    if not contrasts:
+        raise ValueError(f"load_subject: no contrast files given for subject '{subject_id}'")
 
     volumes: dict[str, np.ndarray] = {}
-    reference = None  # (path, canonical affine, shape, original affine)
-    for modality in MODALITIES:
+    reference = None  # (path, canonical affine, shape, original affine, image)
+    for modality in contrasts:
         path = paths[modality]
-        data, affine, original_affine = _load_canonical(subject_id, path, np.float32)
+        image, data, affine, original_affine = _read(subject_id, path, np.float32, modality)
         if not np.all(np.isfinite(data)):
             bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
             raise SubjectError(subject_id, path, f"{bad} NaN or infinite voxels")
         if not np.any(data):
             raise SubjectError(subject_id, path, "all-zero volume")
         if reference is None:
-            reference = (path, affine, data.shape, original_affine)
+            reference = (path, affine, data.shape, original_affine, image)
         else:
             _check_same_grid(subject_id, reference, path, affine, data.shape)
         volumes[modality] = data
@@ -293,16 +330,18 @@ def load_subject(
     seg = None
     if "seg" in paths:
         path = paths["seg"]
-        data, affine, _ = _load_canonical(subject_id, path, None)
+        _, data, affine, _ = _read(subject_id, path, None, "seg")
         _check_same_grid(subject_id, reference, path, affine, data.shape)
         seg = _seg_labels(subject_id, path, data)
 
-    _, ref_affine, ref_shape, ref_original = reference
+    _, ref_affine, ref_shape, ref_original, ref_image = reference
     geometry = Geometry(
         affine=ref_affine,
         shape=tuple(int(n) for n in ref_shape),
         original_affine=ref_original,
         original_axcodes=tuple(nib.aff2axcodes(ref_original)),
+        paths={role: paths[role] for role in contrasts + (["seg"] if "seg" in paths else [])},
+        reference=ref_image,
     )
     return LoadedSubject(volumes, seg, geometry)
 
@@ -319,12 +358,13 @@ def to_original_orientation(array: np.ndarray, original_affine: np.ndarray) -> n
         `original_affine`).
 
     Example:
-
-    ```python
-    volumes, seg, geometry = load_subject(files)
-    out = to_original_orientation(prediction, geometry.original_affine)
-    nib.save(nib.Nifti1Image(out, geometry.original_affine), "pred.nii.gz")
-    ```
+    >>> import numpy as np
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> files = write_fake_subject("lps", "s", axcodes=("L", "P", "S"))
+    >>> volumes, _, geometry = load_subject(files)
+    >>> back = to_original_orientation(volumes["t1"], geometry.original_affine)
+    >>> bool(np.array_equal(back, np.asarray(nib.load(files["t1"]).dataobj)))
+    True
     """
     stored = orientations.io_orientation(original_affine)
     # Canonical -> stored is the inverse of stored -> canonical.
@@ -334,6 +374,15 @@ def to_original_orientation(array: np.ndarray, original_affine: np.ndarray) -> n
 
 def _load_canonical(subject_id, path, dtype):
     """(data, canonical affine, original affine) of one file; SubjectError if unreadable."""
+    _, data, affine, original_affine = _read(subject_id, path, dtype)
+    return data, affine, original_affine
+
+
+def _read(subject_id, path, dtype, role=None):
+    """(image, canonical data, canonical affine, original affine) of one file."""
+    if not pathlib.Path(path).is_file():
+        given = f" (given for '{role}')" if role else ""
+        raise SubjectError(subject_id, path, f"no such file{given}")
     try:
         image = nib.load(os.fspath(path))
         if dtype is None:
@@ -352,11 +401,11 @@ def _load_canonical(subject_id, path, dtype):
     ornt = orientations.io_orientation(original_affine)
     data = orientations.apply_orientation(data, ornt)
     affine = original_affine @ orientations.inv_ornt_aff(ornt, image.shape[:3])
-    return data, affine, original_affine
+    return image, data, affine, original_affine
 
 
 def _check_same_grid(subject_id, reference, path, affine, shape):
-    ref_path, ref_affine, ref_shape, _ = reference
+    ref_path, ref_affine, ref_shape = reference[:3]
     if tuple(shape) != tuple(ref_shape):
         raise SubjectError(
             subject_id,

@@ -9,16 +9,19 @@ its id is also used by a subject in another folder; or (slice layouts) no
 axial slice has enough brain.
 
 Example:
-
-```python
-from tfds_brats import subjects, validation
-
-found = subjects.find_subjects("/data/BraTS2021")
-good, rejected = validation.validate_subjects(found, layout="slices",
-                                              min_brain_fraction=0.05)
-if rejected:
-    raise validation.BadSubjectsError(rejected, total=len(found))
-```
+>>> from tfds_brats import subjects, validation
+>>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+>>> _ = write_fake_subject("brats/s1", "s1")
+>>> bad = write_fake_subject("brats/s2", "s2")
+>>> bad["t2"].write_bytes(b"not a volume")
+12
+>>> found = subjects.find_subjects("brats")
+>>> good, rejected = validation.validate_subjects(found, layout="slices", min_brain_fraction=0.05)
+>>> [report.subject_id for report in good], [error.subject_id for error in rejected]
+(['s1'], ['s2'])
+>>> print(validation.BadSubjectsError(rejected, total=len(found)))  # doctest: +ELLIPSIS
+1 of 2 BraTS subjects failed validation; nothing was written. ...
+  - subject 's2', file brats/s2/s2_t2.nii.gz: cannot read the file ...
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from tfds_brats import intensity
 from tfds_brats.constants import MODALITIES
-from tfds_brats.examples import usable_slice_indices
+from tfds_brats.slicing import usable_slice_indices
 from tfds_brats.subjects import SubjectError, SubjectFiles, load_subject
 
 
@@ -50,11 +53,17 @@ class SubjectReport:
 
     @property
     def subject_id(self) -> str:
+        """The subject's id (`files.subject_id`)."""
         return self.files.subject_id
 
 
 class BadSubjectsError(ValueError):
-    """Some subjects failed validation; lists every one with its reason."""
+    """Some subjects failed validation; lists every one with its reason.
+
+    Args:
+        errors: the `SubjectError`s.
+        total: int. Subjects checked.
+    """
 
     def __init__(self, errors: Sequence[SubjectError], total: int):
         self.errors = list(errors)
@@ -72,7 +81,7 @@ def validate_subject(files: SubjectFiles, *, layout: str, min_brain_fraction: fl
     Args:
         files: `SubjectFiles` from `subjects.find_subjects`.
         layout: "slices" or "volumes".
-        min_brain_fraction: float. see `examples.usable_slice_indices`.
+        min_brain_fraction: float. see `slicing.usable_slice_indices`.
 
     Returns:
         `SubjectReport`.
@@ -81,10 +90,12 @@ def validate_subject(files: SubjectFiles, *, layout: str, min_brain_fraction: fl
         SubjectError: naming the subject and the offending file.
 
     Example:
-
-    ```python
-    report = validate_subject(found[0], layout="slices", min_brain_fraction=0.05)
-    ```
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> from tfds_brats.subjects import find_subjects
+    >>> _ = write_fake_subject("one/s1", "s1")
+    >>> report = validate_subject(find_subjects("one")[0], layout="slices", min_brain_fraction=0.05)
+    >>> report.subject_id, report.num_slices, report.has_seg
+    ('s1', 11, True)
     """
     paths = files.paths()
     volumes, seg, _ = load_subject(files)
@@ -125,10 +136,12 @@ def validate_subjects(
         in subject-id order.
 
     Example:
-
-    ```python
-    good, rejected = validate_subjects(found, layout="volumes", min_brain_fraction=0.0)
-    ```
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> from tfds_brats.subjects import find_subjects
+    >>> _ = write_fake_subject("twice/a/s1", "s1"), write_fake_subject("twice/b/s1", "s1")
+    >>> good, rejected = validate_subjects(find_subjects("twice"), layout="volumes", min_brain_fraction=0.0)
+    >>> good, [error.reason.split(" in ")[0] for error in rejected]
+    ([], ['the same subject id is also', 'the same subject id is also'])
     """
     folders = collections.defaultdict(list)
     for files in found:

@@ -1,4 +1,4 @@
-"""Export a trained generator for TensorFlow Serving: `python -m magan_keras.export`.
+"""Export a trained generator for TensorFlow Serving (the library of `python -m magan_keras.export`).
 
 Writes a SavedModel in TF Serving's layout, `<export-dir>/<name>/<version>/`, whose
 `serving_default` signature is
@@ -10,45 +10,44 @@ Writes a SavedModel in TF Serving's layout, `<export-dir>/<name>/<version>/`, wh
 | input     | `target`    | float32 | `[B, M]`       | one-hot of the contrast to synthesise         |
 | output    | `synthesis` | float32 | `[B, S, S, 1]` | the synthesised target in [-1, 1]             |
 
-`S` is the model's image size and `M` its number of contrasts; slices must be normalised as in
-training (see `magan_keras.synthesize`). The contrast order, `S` and the names above are also
-written to `<version>/assets.extra/magan_keras.json` (TF Serving ignores that folder).
+`S` is the model's image size and `M` its number of contrasts; slices must be made as in
+training (see `magan_keras.inference.synthesis`). The contrast order, `S`, the names above and
+the model's preprocessing record (canvas, percentiles, minimum brain fraction, orientation: how
+a client must turn volumes into those slices) are also written to
+`<version>/assets.extra/magan_keras.json` (TF Serving ignores that folder); for a model saved
+without a record the defaults are written, with `"preprocessing_assumed": true` and a note.
 
 An existing version is never overwritten. The SavedModel is written to a hidden temporary folder
-beside the version (TF Serving only loads numeric folder names) and renamed into place, so a
-server watching `<export-dir>/<name>` never sees a partial version.
+beside the version (`magan_keras.atomic.new_directory`; TF Serving only loads numeric folder
+names) and renamed into place, so a server watching `<export-dir>/<name>` never sees a partial
+version.
 
 Backends: works from the TensorFlow and JAX backends (JAX goes through `jax2tf`); the torch
 backend cannot export a SavedModel of this model.
 
-Command line:
+The command line is `magan_keras.cli.export`:
 
     python -m magan_keras.export --model runs/magan/model.keras --export-dir serving/ \\
         --name magan --version 1
 
 Example:
-
-```python
-from magan_keras.inference.export import export_generator
-
-path = export_generator("model.keras", "serving/", name="magan", version=1)
-# serving/magan/1/saved_model.pb
-```
+>>> from magan_keras.inference.export import describe
+>>> from magan_keras.models import MultiBranchGenerator
+>>> generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1,
+...                                  preprocessing={"canvas_size": 24})
+>>> info = describe(generator)
+>>> info["inputs"]["images"]["shape"], info["preprocessing"]["canvas_size"], info["preprocessing_assumed"]
+([-1, 16, 16, 4], 24, False)
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import pathlib
 import re
-import shutil
-import sys
-import tempfile
 
+from magan_keras import atomic
 from magan_keras.inference import generator as inference
-
 
 SIGNATURE = "serving_default"
 INPUT_NAMES = ("images", "available", "target")
@@ -75,10 +74,12 @@ def export_generator(model, export_dir, *, name="magan", version=1, verbose=Fals
         inference.ModelError: the model file is unusable.
 
     Example:
-
-    ```python
-    export_generator(model, "/tmp/serving", version=2)  # /tmp/serving/magan/2
-    ```
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)
+    >>> generator.build_on_zeros()  # a trained or reloaded model is built already
+    >>> path = export_generator(generator, "serving", version=2)
+    >>> path.as_posix(), sorted(p.name for p in path.iterdir())
+    ('serving/magan/2', ['assets', 'assets.extra', 'fingerprint.pb', 'saved_model.pb', 'variables'])
     """
     import keras  # pylint: disable=import-outside-toplevel
 
@@ -90,30 +91,40 @@ def export_generator(model, export_dir, *, name="magan", version=1, verbose=Fals
         raise ValueError("SavedModel export does not work from the torch backend; "
                          "set KERAS_BACKEND=tensorflow (or jax)")
     generator = inference.load_generator(model)
+    description = describe(generator)
     base = pathlib.Path(os.path.expanduser(os.fspath(export_dir))) / name
     target = base / str(version)
     if target.exists():
         raise FileExistsError(f"{target} exists; refusing to overwrite an exported version")
-    base.mkdir(parents=True, exist_ok=True)
-    temporary = pathlib.Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
-    try:
-        archive = _archive(generator)
-        archive.write_out(os.fspath(temporary / "model"), verbose=verbose)
-        extra = temporary / "model" / "assets.extra"
-        extra.mkdir(exist_ok=True)
-        (extra / "magan_keras.json").write_text(json.dumps(describe(generator), indent=2) + "\n")
+    with atomic.new_directory(target) as temporary:
+        _archive(generator).write_out(os.fspath(temporary), verbose=verbose)
+        atomic.write_json(temporary / "assets.extra" / "magan_keras.json", description)
         if target.exists():  # another process exported this version meanwhile
             raise FileExistsError(f"{target} exists; refusing to overwrite an exported version")
-        os.rename(temporary / "model", target)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
     return target
 
 
 def describe(generator) -> dict:
-    """What a client needs to call the SavedModel (written to `assets.extra/magan_keras.json`)."""
+    """What a client needs to call the SavedModel (written to `assets.extra/magan_keras.json`).
+
+    Args:
+        generator: from `inference.load_generator`.
+
+    Returns:
+        dict: the signature's name, contrasts, image size, inputs and outputs (dtype, shape,
+        meaning), the preprocessing record (`tfds_brats.preprocessing.Preprocessing.to_config`)
+        and `preprocessing_assumed` (True, with `notes`, for a model saved without a record).
+
+    Example:
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> info = describe(MultiBranchGenerator(("t1", "t2"), image_size=16, base_filters=2, res_blocks=1))
+    >>> info["modalities"], info["preprocessing"]["canvas_size"], info["preprocessing_assumed"]
+    (['t1', 't2'], 256, True)
+    """
     size, modalities = int(generator.image_size), list(generator.modalities)
     m = len(modalities)
+    record = inference.preprocessing_of(generator)
+    note = inference.preprocessing_note(record)
     return {
         "signature": SIGNATURE,
         "modalities": modalities,
@@ -126,6 +137,9 @@ def describe(generator) -> dict:
         },
         "outputs": {OUTPUT_NAME: {"dtype": "float32", "shape": [-1, size, size, 1],
                                   "meaning": "synthesised target in [-1, 1]"}},
+        "preprocessing": record.to_config(),
+        "preprocessing_assumed": bool(record.assumed),
+        "notes": [note] if note else [],
     }
 
 
@@ -151,34 +165,3 @@ def _archive(generator):
         ],
     )
     return archive
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser of `python -m magan_keras.export`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m magan_keras.export",
-        description="Export a trained MA-GAN generator as a TF Serving SavedModel "
-                    "(<export-dir>/<name>/<version>/, signature serving_default: images, "
-                    "available, target -> synthesis).",
-    )
-    parser.add_argument("--model", required=True, help="trained model: a .keras MAGAN or generator")
-    parser.add_argument("--export-dir", required=True, help="TF Serving model base folder")
-    parser.add_argument("--name", default="magan", help="model name (magan)")
-    parser.add_argument("--version", type=int, default=1, help="version number (1); never overwritten")
-    return parser
-
-
-def main(argv=None) -> int:
-    """Runs the command line; returns the exit status (0 ok, 2 bad input)."""
-    args = build_parser().parse_args(argv)
-    try:
-        path = export_generator(args.model, args.export_dir, name=args.name, version=args.version)
-    except (ValueError, FileExistsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} (signature '{SIGNATURE}': inputs {', '.join(INPUT_NAMES)}; output {OUTPUT_NAME})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

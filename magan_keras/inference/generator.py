@@ -1,16 +1,24 @@
-"""Running a trained generator: loading it, batching slices, synthesising whole volumes.
+"""Running a trained generator: loading it, its preprocessing record, batching slices, whole volumes.
 
-Shared by `magan_keras.synthesize`, `magan_keras.evaluate` and `magan_keras.export`.
+Shared by `magan_keras.inference.synthesis`, `magan_keras.inference.export` and
+`magan_keras.evaluation`. A generator carries the `tfds_brats.preprocessing.Preprocessing` record
+of its training data (`generator.preprocessing`; `preprocessing_of` also covers models without
+one): `synthesize_volume` slices volumes on its canvas, so no canvas has to be given. A model
+saved before records existed is still usable: it gets the old defaults, and
+`preprocessing_note` says so.
 
 Example:
-
-```python
-from magan_keras.inference import generator as inference
-
-
-generator = inference.load_generator("runs/magan/model.keras")
-synthesis = inference.synthesize_volume(generator, images, available, "flair", brain_mask)
-```
+>>> import numpy as np
+>>> from magan_keras.inference import generator as inference
+>>> from magan_keras.models import MultiBranchGenerator
+>>> generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1,
+...                                  preprocessing={"canvas_size": 24})
+>>> mask = np.zeros((20, 20, 3), bool)
+>>> mask[4:16, 4:16] = True
+>>> images = np.where(mask[..., None], 0.0, -1.0).astype(np.float32) * np.float32([1, 1, 1, 0])
+>>> flair = inference.synthesize_volume(generator, images, [1, 1, 1, 0], "flair", mask)
+>>> flair.shape, float(flair[~mask].max())
+((20, 20, 3), -1.0)
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ import pathlib
 import numpy as np
 
 from magan_keras.inference import volumes as volume_io
-
+from tfds_brats import slicing
+from tfds_brats.preprocessing import Preprocessing
 
 
 class ModelError(ValueError):
@@ -44,11 +53,17 @@ def load_generator(model):
         ModelError: the file does not exist, does not load, or holds another kind of model.
 
     Example:
-
-    ```python
-    generator = load_generator("model.keras")
-    generator.modalities, generator.image_size  # ('t1', 't1ce', 't2', 'flair'), 128
-    ```
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> model = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)
+    >>> model.build_on_zeros()
+    >>> model.save("generator.keras")
+    >>> generator = load_generator("generator.keras")
+    >>> generator.modalities, generator.image_size, generator.preprocessing.assumed
+    (('t1', 't1ce', 't2', 'flair'), 16, True)
+    >>> load_generator("missing.keras")
+    Traceback (most recent call last):
+    ...
+    magan_keras.inference.generator.ModelError: model file missing.keras does not exist
     """
     source = "the given model"
     if isinstance(model, (str, os.PathLike)):
@@ -75,6 +90,76 @@ def load_generator(model):
     return generator
 
 
+def preprocessing_of(generator) -> Preprocessing:
+    """The generator's `Preprocessing` record; the defaults (marked `assumed`) when it has none.
+
+    Args:
+        generator: from `load_generator` (a `MultiBranchGenerator` or `SingleInputGenerator`
+            keeps its record as `.preprocessing`; any other model with `modalities` gets the
+            defaults).
+
+    Returns:
+        `tfds_brats.preprocessing.Preprocessing` with the generator's contrasts.
+
+    Raises:
+        ModelError: the record does not fit the model (other contrasts, bad values).
+
+    Example:
+    >>> import types
+    >>> preprocessing_of(types.SimpleNamespace(modalities=("t1", "t2"), image_size=32)).assumed
+    True
+    """
+    record = getattr(generator, "preprocessing", None)
+    try:
+        return Preprocessing.from_config(record, tuple(generator.modalities))
+    except ValueError as error:
+        raise ModelError(f"the model's preprocessing record is unusable: {error}") from error
+
+
+def preprocessing_note(record: Preprocessing) -> str | None:
+    """A line saying which preprocessing was assumed, for a model saved without a record; else None.
+
+    Args:
+        record: from `preprocessing_of`.
+
+    Example:
+    >>> preprocessing_note(Preprocessing()) is None
+    True
+    >>> print(preprocessing_note(Preprocessing.from_config(None)))  # doctest: +ELLIPSIS
+    the model carries no preprocessing record (saved before ...); assuming the brats defaults: ...
+    """
+    if not record.assumed:
+        return None
+    return (
+        "the model carries no preprocessing record (saved before records existed); assuming the brats "
+        f"defaults: canvas {record.canvas_size} px (the model's size when a volume already has it), "
+        f"brain percentiles {record.lower_percentile:g} / {record.upper_percentile:g}, "
+        f"{record.orientation} orientation, contrasts {', '.join(record.modalities)}"
+    )
+
+
+def canvas_size_of(generator, in_plane_shape, canvas_size=None) -> int:
+    """The canvas a volume of `in_plane_shape` is sliced on for `generator`.
+
+    Args:
+        generator: from `load_generator`.
+        in_plane_shape: `(X, Y)` of the canonical volume.
+        canvas_size: int to override the model's record, or None.
+
+    Returns:
+        int: the override, else the record's canvas, else (no record) the old rule of
+        `volumes.resolve_canvas_size`.
+
+    Example:
+    >>> import types
+    >>> old = types.SimpleNamespace(modalities=("t1", "t2"), image_size=64)
+    >>> canvas_size_of(old, (240, 240)), canvas_size_of(old, (64, 64)), canvas_size_of(old, (64, 64), 80)
+    (256, 64, 80)
+    """
+    return volume_io.resolve_canvas_size(canvas_size, in_plane_shape, int(generator.image_size),
+                                         preprocessing_of(generator))
+
+
 def predict_slices(generator, slices, available, target, *, batch_size=8, progress=None):
     """Runs the generator on a stack of model-size slices with one target.
 
@@ -93,10 +178,12 @@ def predict_slices(generator, slices, available, target, *, batch_size=8, progre
         float32 `[K, S, S]` synthesis in [-1, 1].
 
     Example:
-
-    ```python
-    flair = predict_slices(generator, slices, [1, 1, 1, 0], "flair")
-    ```
+    >>> import numpy as np
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)
+    >>> slices = np.zeros((5, 16, 16, 4), np.float32)
+    >>> predict_slices(generator, slices, [1, 1, 1, 0], "flair", batch_size=2).shape
+    (5, 16, 16)
     """
     modalities = tuple(generator.modalities)
     target_index = modalities.index(target) if isinstance(target, str) else int(target)
@@ -131,9 +218,12 @@ def synthesize_volume(generator, images, available, target, brain_mask, *, canva
                       batch_size=8, progress=None):
     """Synthesises one contrast for a whole normalised volume.
 
-    Axial slices with brain are padded / cropped and resized as the training slices were
-    (`volumes.to_model_slices`), run through the generator in batches, and mapped back
-    (`volumes.from_model_slices`); voxels outside `brain_mask` are set to -1.
+    Axial slices with brain are padded / cropped to the model's canvas and resized as the
+    training slices were (`tfds_brats.slicing.to_model_slices`), run through the generator in
+    batches, and mapped back (`tfds_brats.slicing.from_model_slices`); voxels outside
+    `brain_mask` are set to -1. The canvas comes from the generator's preprocessing record
+    (`canvas_size_of`); every slice with brain is synthesised, also those with less than the
+    record's `min_brain_fraction` (left out of training), so the whole brain is covered.
 
     Args:
         generator: from `load_generator`.
@@ -142,7 +232,8 @@ def synthesize_volume(generator, images, available, target, brain_mask, *, canva
         available: `[M]` 0/1.
         target: int channel index or contrast name.
         brain_mask: bool `[X, Y, Z]`.
-        canvas_size: int or None (see `volumes.resolve_canvas_size`).
+        canvas_size: int to override the model's canvas, or None (the model's record; for a
+            model without one, the old rule of `volumes.resolve_canvas_size`).
         batch_size: int. Slices per model call.
         progress: callable taking a number of slices done, or None.
 
@@ -150,20 +241,23 @@ def synthesize_volume(generator, images, available, target, brain_mask, *, canva
         float32 `[X, Y, Z]` in [-1, 1] (the model's scale), -1 outside the brain.
 
     Example:
-
-    ```python
-    flair = synthesize_volume(generator, images, available, "flair", mask, canvas_size=256)
-    ```
+    >>> import numpy as np
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)
+    >>> mask = np.ones((16, 16, 2), bool)
+    >>> images = np.zeros((16, 16, 2, 4), np.float32)
+    >>> synthesize_volume(generator, images, [1, 0, 1, 0], "t1ce", mask).shape
+    (16, 16, 2)
     """
     image_size = int(generator.image_size)
     brain_mask = np.asarray(brain_mask, bool)
-    canvas_size = volume_io.resolve_canvas_size(canvas_size, brain_mask.shape[:2], image_size)
-    slices, _, indices = volume_io.to_model_slices(
+    canvas_size = canvas_size_of(generator, brain_mask.shape[:2], canvas_size)
+    slices, _, _, indices = slicing.to_model_slices(
         images, brain_mask, image_size=image_size, canvas_size=canvas_size
     )
     predictions = predict_slices(generator, slices, available, target, batch_size=batch_size,
                                  progress=progress)
-    volume = volume_io.from_model_slices(predictions, indices, brain_mask.shape, canvas_size=canvas_size)
+    volume = slicing.from_model_slices(predictions, indices, brain_mask.shape, canvas_size=canvas_size)
     volume = np.clip(volume, -1.0, 1.0)
     volume[~brain_mask] = -1.0
     return volume
@@ -172,11 +266,19 @@ def synthesize_volume(generator, images, available, target, brain_mask, *, canva
 def to_unit_scale(volume, brain_mask=None):
     """Model scale [-1, 1] -> [0, 1] (clipped); 0 outside `brain_mask` when given.
 
-    Example:
+    Args:
+        volume: array on the model's scale (the input is not changed).
+        brain_mask: bool array of its shape, or None.
 
-    ```python
-    to_unit_scale(np.array([-1.0, 0.0, 1.0]))  # [0, 0.5, 1]
-    ```
+    Returns:
+        float32 array in [0, 1].
+
+    Example:
+    >>> import numpy as np
+    >>> to_unit_scale(np.array([-1.0, 0.0, 1.0, 3.0])).tolist()
+    [0.0, 0.5, 1.0, 1.0]
+    >>> to_unit_scale(np.array([0.0, 0.0]), np.array([True, False])).tolist()
+    [0.5, 0.0]
     """
     unit = np.asarray(volume, np.float32) + np.float32(1.0)  # a new array: the input is kept
     unit *= np.float32(0.5)

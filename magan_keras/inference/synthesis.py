@@ -1,49 +1,45 @@
-"""Synthesise missing contrasts of a subject's NIfTI volumes: `python -m magan_keras.synthesize`.
+"""Synthesise the missing contrasts of a subject's NIfTI volumes (the library of `magan_keras.synthesize`).
 
 Every contrast absent from the inputs is synthesised from those present (any non-empty subset),
-or only the ones named with `--target`. A `--target` whose file is given is hidden from the model
-and serves as the ground truth of the figure.
+or only the ones named as targets. A target whose file is given is hidden from the model and
+returned as the ground truth (for the figure). The command line is `magan_keras.cli.synthesize`.
 
-What happens to the volumes:
+What happens to the volumes, with the preprocessing the model was trained with (its saved
+`tfds_brats.preprocessing.Preprocessing`; a model saved without one gets the old defaults and a
+note in `Synthesis.notes`):
 
-1. Each file is read and brought to canonical (RAS+) orientation; files must share one voxel
-   grid (shape and affine), be finite and not all zero (errors name the file).
+1. Each file is read by `tfds_brats.subjects.load_subject` and brought to canonical (RAS+)
+   orientation; files must share one voxel grid (shape and affine), be finite and not all zero
+   (errors name the file).
 2. Brain mask: the voxels non-zero in any input contrast. Each input is normalised as the
-   training data were (`tfds_brats.intensity.normalise_volume`: clip to the 0.5 / 99.5
-   percentiles inside the brain, scale to [-1, 1], background -1).
-3. Axial slices with brain are padded / cropped to the training canvas and resized to the
-   model's size as `tfds_brats` made the training slices, run through the generator in batches,
-   resized back and un-padded exactly (`magan_keras.inference.volumes`), reassembled.
+   training data were (`tfds_brats.intensity.normalise_volume` with the model's percentiles:
+   clip to the brain percentiles, scale to [-1, 1], background -1).
+3. Axial slices with brain are padded / cropped to the model's canvas and resized to its size
+   as `tfds_brats` made the training slices, run through the generator in batches, resized back
+   and un-padded exactly (`tfds_brats.slicing`), reassembled.
 4. Output intensity scale ("unit"): the model's [-1, 1] mapped linearly to [0, 1] inside the
-   brain mask, 0 outside. 0 and 1 stand for the 0.5th and 99.5th brain percentiles the
-   model learnt for that contrast: a missing contrast has no scanner scale to go back to.
-   Written as float32 NIfTI (`cal_min` 0, `cal_max` 1) in the first input file's own voxel
-   order, affine and header, named `<subject>_<contrast>_synthetic.nii.gz`. Existing files are
-   never overwritten without `--overwrite`; files are written under a temporary name and
-   renamed.
-
-Command line:
-
-    python -m magan_keras.synthesize --model model.keras \\
-        --subject-dir /data/BraTS2021/BraTS2021_00000 --out-dir out/ --figure
-    python -m magan_keras.synthesize --model model.keras --t1 s_t1.nii.gz --t1ce s_t1ce.nii.gz \\
-        --t2 s_t2.nii.gz --out-dir out/                     # writes s_flair_synthetic.nii.gz
-    python -m magan_keras.synthesize --model model.keras --subject-dir S --target flair \\
-        --out-dir out/ --figure                              # hides S's flair, shows it as truth
+   brain mask, 0 outside. 0 and 1 stand for the lower and upper brain percentiles the model
+   learnt for that contrast: a missing contrast has no scanner scale to go back to. Written as
+   float32 NIfTI (`cal_min` 0, `cal_max` 1) in the first input file's own voxel order, affine and
+   header, named `<subject>_<contrast>_synthetic.nii.gz`, through `magan_keras.atomic`. Existing
+   files are never overwritten without `overwrite=True`.
 
 Example:
-
-```python
-from magan_keras.inference.synthesis import synthesize_subject, write_outputs
-
-result = synthesize_subject("model.keras", {"t1": "s_t1.nii.gz", "t2": "s_t2.nii.gz"})
-paths = write_outputs(result, "out/")  # s_t1ce_synthetic.nii.gz, s_flair_synthetic.nii.gz
-```
+>>> from magan_keras.inference.synthesis import synthesize_subject, write_outputs
+>>> from magan_keras.models import MultiBranchGenerator
+>>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+>>> files = write_fake_subject("in", "s", seed=1)
+>>> generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1,
+...                                  preprocessing={"canvas_size": 24})
+>>> result = synthesize_subject(generator, {"t1": files["t1"], "t2": files["t2"]})
+>>> sorted(result.outputs), result.canvas_size, result.notes
+(['flair', 't1ce'], 24, ())
+>>> [path.name for path in write_outputs(result, "out")]
+['s_t1ce_synthetic.nii.gz', 's_flair_synthetic.nii.gz']
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import pathlib
@@ -54,17 +50,16 @@ from collections.abc import Mapping
 import numpy as np
 
 from magan_keras.inference import generator as inference
-
 from magan_keras.inference import volumes as volume_io
-
 from magan_keras.modalities import BRATS_MODALITIES
+from tfds_brats import slicing
 
 OUTPUT_SUFFIX = "_synthetic.nii.gz"
 INTENSITY_SCALE = "unit: the model's [-1, 1] mapped to [0, 1] inside the brain, 0 outside"
 
 
 class InputError(ValueError):
-    """Bad command-line input (the message names the file or argument)."""
+    """Bad input (the message names the file or argument)."""
 
 
 @dataclasses.dataclass
@@ -81,6 +76,11 @@ class Synthesis:
         brain_mask: bool `[X, Y, Z]` (from the inputs).
         loaded: `volumes.LoadedVolumes` of the inputs (reference image for writing).
         seconds: float. Time spent synthesising (model and resampling).
+        preprocessing: the `tfds_brats.preprocessing.Preprocessing` used (the model's record, or
+            the assumed defaults), or None.
+        canvas_size: int. The canvas the slices were cut on (0 when unknown).
+        notes: tuple of str. What was assumed or overridden (empty when the model's record was
+            used as saved).
     """
 
     subject_id: str
@@ -90,28 +90,9 @@ class Synthesis:
     brain_mask: np.ndarray
     loaded: volume_io.LoadedVolumes
     seconds: float = 0.0
-
-
-def parse_contrast_list(values, known=BRATS_MODALITIES, option="--target"):
-    """Contrast names from repeated and / or comma-separated option values, validated.
-
-    Example:
-
-    ```python
-    parse_contrast_list(["t1,t2", "flair"])  # ("t1", "t2", "flair")
-    ```
-    """
-    names = []
-    for value in values or ():
-        for name in str(value).split(","):
-            name = name.strip().lower()
-            if not name:
-                continue
-            if name not in known:
-                raise InputError(f"{option}: unknown contrast '{name}'; choose from {', '.join(known)}")
-            if name not in names:
-                names.append(name)
-    return tuple(names)
+    preprocessing: object = None
+    canvas_size: int = 0
+    notes: tuple = ()
 
 
 def find_subject_files(subject_dir) -> tuple[str, dict]:
@@ -120,15 +101,23 @@ def find_subject_files(subject_dir) -> tuple[str, dict]:
     Both namings are recognised (`tfds_brats.subjects`); any non-empty set of contrasts is
     accepted; a seg file is ignored.
 
+    Args:
+        subject_dir: folder holding one subject's files (searched recursively).
+
+    Returns:
+        `(subject_id, files)`: str, dict contrast -> pathlib.Path in `BRATS_MODALITIES` order.
+
     Raises:
         InputError: no such folder, no BraTS-named file, several subjects, or several files for
             one contrast.
 
     Example:
-
-    ```python
-    subject_id, files = find_subject_files("/data/BraTS2021/BraTS2021_00000")
-    ```
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> paths = write_fake_subject("BraTS2021_00000", "BraTS2021_00000", with_seg=True)
+    >>> paths["t1ce"].unlink()
+    >>> subject_id, files = find_subject_files("BraTS2021_00000")
+    >>> subject_id, list(files)
+    ('BraTS2021_00000', ['t1', 't2', 'flair'])
     """
     from tfds_brats import subjects  # pylint: disable=import-outside-toplevel
 
@@ -151,7 +140,15 @@ def find_subject_files(subject_dir) -> tuple[str, dict]:
 
 
 def subject_id_from_files(files: Mapping[str, os.PathLike]) -> str:
-    """The BraTS prefix of the first file (`s1_t1.nii.gz` -> `s1`), else its name without `.nii.gz`."""
+    """The BraTS prefix of the first file (`s1_t1.nii.gz` -> `s1`), else its name without `.nii.gz`.
+
+    Args:
+        files: dict contrast -> path (the first one is used).
+
+    Example:
+    >>> subject_id_from_files({"t1": "a/BraTS-GLI-00001-000-t1n.nii.gz"}), subject_id_from_files({"t1": "scan.nii"})
+    ('BraTS-GLI-00001-000', 'scan')
+    """
     from tfds_brats import subjects  # pylint: disable=import-outside-toplevel
 
     first = pathlib.Path(next(iter(files.values())))
@@ -171,7 +168,7 @@ def plan(files: Mapping[str, os.PathLike], modalities, targets=(), model_source=
     Args:
         files: dict contrast -> path, contrasts given by the user.
         modalities: the model's contrasts.
-        targets: contrasts named with `--target` (empty: every model contrast not given).
+        targets: contrasts to synthesise (empty: every model contrast not given).
         model_source: str. The model's name for messages.
 
     Returns:
@@ -182,11 +179,10 @@ def plan(files: Mapping[str, os.PathLike], modalities, targets=(), model_source=
             or nothing to synthesise.
 
     Example:
-
-    ```python
-    plan({"t1": a, "t2": b, "flair": c}, ("t1", "t1ce", "t2", "flair"), ("flair",))
-    # ({"t1": a, "t2": b}, {"flair": c}, ("flair",))
-    ```
+    >>> plan({"t1": "a", "t2": "b", "flair": "c"}, ("t1", "t1ce", "t2", "flair"), ("flair",))
+    ({'t1': 'a', 't2': 'b'}, {'flair': 'c'}, ('flair',))
+    >>> plan({"t1": "a"}, ("t1", "t2"))
+    ({'t1': 'a'}, {}, ('t2',))
     """
     if not files:
         raise InputError(
@@ -219,7 +215,17 @@ def plan(files: Mapping[str, os.PathLike], modalities, targets=(), model_source=
 
 
 def output_path(out_dir, subject_id, contrast) -> pathlib.Path:
-    """`out_dir/<subject>_<contrast>_synthetic.nii.gz`."""
+    """`out_dir/<subject>_<contrast>_synthetic.nii.gz`.
+
+    Args:
+        out_dir: folder.
+        subject_id: str.
+        contrast: str.
+
+    Example:
+    >>> output_path("out", "s1", "flair").as_posix()
+    'out/s1_flair_synthetic.nii.gz'
+    """
     return pathlib.Path(out_dir) / f"{subject_id}_{contrast}{OUTPUT_SUFFIX}"
 
 
@@ -233,12 +239,13 @@ def synthesize_subject(model, files: Mapping[str, os.PathLike], *, targets=(), s
         targets: contrasts to synthesise (default: every model contrast without a file); a target
             with a file is hidden from the model and returned as ground truth.
         subject_id: str or None (default: from the file names).
-        canvas_size: int or None (see `volumes.resolve_canvas_size`).
+        canvas_size: int to override the canvas of the model's preprocessing record, or None
+            (the record's; see `inference.canvas_size_of`).
         batch_size: int. Slices per model call.
         progress: bool. Show a progress bar on stderr.
 
     Returns:
-        `Synthesis`.
+        `Synthesis` (its `notes` say what was assumed for a model without a record).
 
     Raises:
         InputError: bad arguments (see `plan`).
@@ -246,16 +253,20 @@ def synthesize_subject(model, files: Mapping[str, os.PathLike], *, targets=(), s
         tfds_brats.subjects.SubjectError: a bad file (named in the message).
 
     Example:
-
-    ```python
-    result = synthesize_subject("model.keras", {"t1": "a_t1.nii.gz", "t2": "a_t2.nii.gz"},
-                                targets=["flair"])
-    result.outputs["flair"].shape  # canonical (X, Y, Z)
-    ```
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> files = write_fake_subject("in", "a")
+    >>> old = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)  # no record
+    >>> result = synthesize_subject(old, {m: files[m] for m in ("t1", "t2", "flair")}, targets=["flair"])
+    >>> result.outputs["flair"].shape, sorted(result.truths), result.canvas_size
+    ((24, 24, 12), ['flair'], 256)
+    >>> print(result.notes[0])  # doctest: +ELLIPSIS
+    the model carries no preprocessing record ...
     """
     model_source = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "the model"
     generator = inference.load_generator(model)
     modalities = tuple(generator.modalities)
+    record = inference.preprocessing_of(generator)
     files = {name: pathlib.Path(os.fspath(path)) for name, path in files.items()}
     inputs, truths, targets = plan(files, modalities, tuple(targets or ()), model_source)
     subject_id = subject_id or subject_id_from_files(files)
@@ -267,16 +278,21 @@ def synthesize_subject(model, files: Mapping[str, os.PathLike], *, targets=(), s
         paths={k: v for k, v in loaded_all.paths.items() if k in inputs},
     )
     mask = volume_io.brain_mask_of(loaded.volumes)
-    images, available = volume_io.normalise_inputs(loaded, modalities, mask)
+    percentiles = {"lower_percentile": record.lower_percentile, "upper_percentile": record.upper_percentile}
+    images, available = volume_io.normalise_inputs(loaded, modalities, mask, **percentiles)
+    canvas = inference.canvas_size_of(generator, mask.shape[:2], canvas_size)
+    notes = [note for note in (inference.preprocessing_note(record),) if note]
+    if canvas_size is not None and not record.assumed and canvas != record.canvas_size:
+        notes.append(f"canvas {canvas} px given, overriding the model's {record.canvas_size} px")
 
     start = time.perf_counter()
     outputs = {}
-    bar = _progress_bar(progress, total=len(targets) * len(volume_io.slices_with_brain(mask)),
+    bar = _progress_bar(progress, total=len(targets) * len(slicing.usable_slice_indices(mask, 0.0)),
                         description=f"{subject_id}: synthesising {', '.join(targets)}")
     try:
         for target in targets:
             volume = inference.synthesize_volume(
-                generator, images, available, target, mask, canvas_size=canvas_size,
+                generator, images, available, target, mask, canvas_size=canvas,
                 batch_size=batch_size, progress=None if bar is None else bar.update,
             )
             outputs[target] = inference.to_unit_scale(volume, mask)
@@ -293,27 +309,50 @@ def synthesize_subject(model, files: Mapping[str, os.PathLike], *, targets=(), s
         truth_only = dataclasses.replace(
             loaded_all, volumes={name: loaded_all.volumes[name]}, paths={name: loaded_all.paths[name]}
         )
-        normalised, _ = volume_io.normalise_inputs(truth_only, modalities, mask)
+        normalised, _ = volume_io.normalise_inputs(truth_only, modalities, mask, **percentiles)
         truth_units[name] = inference.to_unit_scale(normalised[..., modalities.index(name)], mask)
-    return Synthesis(subject_id, outputs, input_units, truth_units, mask, loaded, seconds)
+    return Synthesis(subject_id, outputs, input_units, truth_units, mask, loaded, seconds,
+                     preprocessing=record, canvas_size=int(canvas), notes=tuple(notes))
 
 
 def existing_outputs(out_dir, subject_id, targets) -> list:
-    """The output files of `targets` that already exist in `out_dir`."""
+    """The output files of `targets` that already exist in `out_dir`.
+
+    Args:
+        out_dir: folder.
+        subject_id: str.
+        targets: contrast names.
+
+    Example:
+    >>> existing_outputs("nowhere", "s1", ["flair"])
+    []
+    """
     return [p for p in (output_path(out_dir, subject_id, t) for t in targets) if p.exists()]
 
 
 def write_outputs(result: Synthesis, out_dir, *, overwrite=False) -> list:
-    """Writes each synthesised contrast as NIfTI beside nothing else; returns the paths.
+    """Writes each synthesised contrast as NIfTI (`volumes.save_like`, atomic); returns the paths.
+
+    Args:
+        result: from `synthesize_subject`.
+        out_dir: folder (created).
+        overwrite: bool. Replace existing outputs.
 
     Raises:
         FileExistsError: an output exists and `overwrite` is False (nothing is written then).
 
     Example:
-
-    ```python
-    write_outputs(result, "out/")  # [PosixPath('out/s_flair_synthetic.nii.gz')]
-    ```
+    >>> import numpy as np, nibabel as nib
+    >>> from magan_keras.inference import volumes
+    >>> reference = nib.Nifti1Image(np.ones((4, 4, 2), np.int16), np.eye(4))
+    >>> loaded = volumes.LoadedVolumes("s", {}, {}, reference, None, np.eye(4))
+    >>> result = Synthesis("s", {"flair": np.zeros((4, 4, 2), np.float32)}, {}, {}, None, loaded)
+    >>> [path.name for path in write_outputs(result, "written")]
+    ['s_flair_synthetic.nii.gz']
+    >>> write_outputs(result, "written")
+    Traceback (most recent call last):
+    ...
+    FileExistsError: written/s_flair_synthetic.nii.gz exists; pass --overwrite (overwrite=True) to replace it
     """
     out_dir = pathlib.Path(out_dir)
     existing = existing_outputs(out_dir, result.subject_id, result.outputs)
@@ -321,7 +360,6 @@ def write_outputs(result: Synthesis, out_dir, *, overwrite=False) -> list:
         raise FileExistsError(
             f"{existing[0]} exists; pass --overwrite (overwrite=True) to replace it"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for target, volume in result.outputs.items():
         written.append(
@@ -339,85 +377,3 @@ def _progress_bar(enabled, total, description):
     from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
 
     return tqdm(total=total, desc=description, unit="slice", file=sys.stderr)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser of `python -m magan_keras.synthesize`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m magan_keras.synthesize",
-        description="Synthesise missing MRI contrasts of one subject with a trained MA-GAN.",
-        epilog=f"Outputs: <out-dir>/<subject>_<contrast>{OUTPUT_SUFFIX}, float32, {INTENSITY_SCALE}.",
-    )
-    parser.add_argument("--model", required=True, help="trained model: a .keras MAGAN or generator")
-    parser.add_argument("--subject-dir", help="folder of one BraTS subject (2018-2021 or 2023+ names)")
-    for name in BRATS_MODALITIES:
-        parser.add_argument(f"--{name}", metavar="FILE", help=f"NIfTI file of the {name} contrast")
-    parser.add_argument("--subject-id", help="name of the outputs (default: from the file names)")
-    parser.add_argument("--out-dir", required=True, help="folder for the synthesised volumes")
-    parser.add_argument("--target", action="append", default=[],
-                        help="contrast to synthesise (repeat or comma-separate; default: every "
-                             "missing one). A target whose file is given is hidden and used as truth")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--figure", nargs="?", const="", default=None, metavar="PNG",
-                        help="also write a PNG of a few slices (default name: "
-                             "<out-dir>/<subject>_synthesis.png)")
-    parser.add_argument("--batch-size", type=int, default=8, help="slices per model call (8)")
-    parser.add_argument("--canvas-size", type=int, default=None,
-                        help="square canvas the training slices were padded to before resizing "
-                             "(brats builder: 256; default: the model size when the volume "
-                             "already has it, else 256)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
-
-
-def main(argv=None) -> int:
-    """Runs the command line; returns the exit status (0 ok, 2 bad input)."""
-    args = build_parser().parse_args(argv)
-    from tfds_brats import subjects  # pylint: disable=import-outside-toplevel
-
-    try:
-        if args.batch_size < 1:
-            raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
-        targets = parse_contrast_list(args.target)
-        explicit = {name: getattr(args, name) for name in BRATS_MODALITIES if getattr(args, name)}
-        if args.subject_dir and explicit:
-            raise InputError("give either --subject-dir or contrast files (--t1 ...), not both")
-        if args.subject_dir:
-            subject_id, files = find_subject_files(args.subject_dir)
-        else:
-            subject_id, files = None, explicit
-        subject_id = args.subject_id or subject_id
-        generator = inference.load_generator(args.model)
-        inputs, truths, targets = plan(files, tuple(generator.modalities), targets, args.model)
-        subject_id = subject_id or subject_id_from_files(files)
-        existing = existing_outputs(args.out_dir, subject_id, targets)
-        if existing and not args.overwrite:
-            raise InputError(f"{existing[0]} exists; pass --overwrite to replace it")
-        figure = None
-        if args.figure is not None:
-            figure = pathlib.Path(args.figure or pathlib.Path(args.out_dir) / f"{subject_id}_synthesis.png")
-            if figure.exists() and not args.overwrite:
-                raise InputError(f"{figure} exists; pass --overwrite to replace it")
-        result = synthesize_subject(
-            generator, files, targets=targets, subject_id=subject_id, canvas_size=args.canvas_size,
-            batch_size=args.batch_size, progress=not args.quiet,
-        )
-        written = write_outputs(result, args.out_dir, overwrite=args.overwrite)
-        if figure is not None:
-            from magan_keras.evaluation import figures  # pylint: disable=import-outside-toplevel
-
-            figure.parent.mkdir(parents=True, exist_ok=True)
-            written.append(figures.synthesis_figure(result, figure))
-    except (InputError, inference.ModelError, subjects.SubjectError, FileExistsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"{result.subject_id}: inputs {', '.join(result.inputs)}; synthesised "
-          f"{', '.join(result.outputs)} in {result.seconds:.1f} s "
-          f"({result.seconds / max(len(result.outputs), 1):.1f} s per volume)")
-    for path in written:
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

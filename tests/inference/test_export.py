@@ -1,4 +1,4 @@
-"""`python -m magan_keras.export`: a TF Serving SavedModel of the generator."""
+"""`magan_keras.inference.export` and its command `python -m magan_keras.export`: a TF Serving SavedModel."""
 
 import json
 import os
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from magan_keras import MAGAN
+from magan_keras import MAGAN, MultiBranchGenerator
+from magan_keras.cli import export as command
 from magan_keras.inference import export
-
 
 SIZE = 16
 
@@ -48,6 +48,20 @@ def test_saved_model_matches_keras_and_has_the_serving_layout(model, tmp_path):
     info = json.loads((written / "assets.extra" / "magan_keras.json").read_text())
     assert info["modalities"] == ["t1", "t1ce", "t2", "flair"] and info["image_size"] == SIZE
     assert info["inputs"]["images"]["shape"] == [-1, SIZE, SIZE, 4]
+    # Saved without a record: the defaults, said to be assumed.
+    assert info["preprocessing_assumed"] is True and info["preprocessing"]["canvas_size"] == 256
+    assert "no preprocessing record" in info["notes"][0]
+
+
+def test_the_description_carries_the_models_preprocessing(tmp_path):
+    record = {"canvas_size": 40, "lower_percentile": 1.0, "upper_percentile": 99.0, "min_brain_fraction": 0.1}
+    generator = MultiBranchGenerator(image_size=SIZE, base_filters=2, res_blocks=1, preprocessing=record)
+    generator.build_on_zeros()
+    written = export.export_generator(generator, tmp_path, version=1)
+    info = json.loads((written / "assets.extra" / "magan_keras.json").read_text())
+    assert info["preprocessing"] == {"modalities": ["t1", "t1ce", "t2", "flair"], "orientation": "RAS", **record}
+    assert info["preprocessing_assumed"] is False and info["notes"] == []
+    assert info == export.describe(generator)
 
 
 def test_saved_model_cli_lists_the_signature(model, tmp_path):
@@ -67,10 +81,10 @@ def test_saved_model_cli_lists_the_signature(model, tmp_path):
 def test_refuses_to_overwrite_a_version_and_bad_arguments(model, tmp_path, capsys):
     _, path = model
     argv = ["--model", str(path), "--export-dir", str(tmp_path), "--name", "m", "--version", "2"]
-    assert export.main(argv) == 0
+    assert command.main(argv) == 0
     before = sorted(p.name for p in (tmp_path / "m" / "2").iterdir())
     capsys.readouterr()
-    assert export.main(argv) == 2
+    assert command.main(argv) == 2
     assert "refusing to overwrite" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "m" / "2").iterdir()) == before
     assert os.listdir(tmp_path / "m") == ["2"]
@@ -78,5 +92,24 @@ def test_refuses_to_overwrite_a_version_and_bad_arguments(model, tmp_path, capsy
         export.export_generator(path, tmp_path, version=0)
     with pytest.raises(ValueError, match="--name"):
         export.export_generator(path, tmp_path, name="a/b")
-    assert export.main(["--model", str(tmp_path / "missing.keras"), "--export-dir", str(tmp_path)]) == 2
+    assert command.main(["--model", str(tmp_path / "missing.keras"), "--export-dir", str(tmp_path)]) == 2
     assert "missing.keras" in capsys.readouterr().err
+
+
+def test_command_notes_an_old_model_and_the_entry_point_runs(model, tmp_path, capsys):
+    assert command.main(["--model", str(model[1]), "--export-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "note: the model carries no preprocessing record" in captured.err and "wrote" in captured.out
+    result = subprocess.run([sys.executable, "-m", "magan_keras.export", "--help"], capture_output=True,
+                            text=True, check=True)
+    assert "--export-dir" in result.stdout
+
+
+def test_a_failed_export_leaves_no_version(model, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("tracing failed")
+
+    monkeypatch.setattr(export, "_archive", broken)
+    with pytest.raises(RuntimeError, match="tracing failed"):
+        export.export_generator(model[1], tmp_path, version=1)
+    assert os.listdir(tmp_path / "magan") == []

@@ -1,12 +1,8 @@
 """Fixtures for the tfds_brats tests: tiny fake BraTS folders made on the fly."""
 
-import types
-
-import numpy as np
 import pytest
 
 from tfds_brats.brats.make_dummy_data import DUMMY_SUBJECTS, write_dummy_data, write_fake_subject
-from tfds_brats.constants import MODALITIES
 
 
 @pytest.fixture
@@ -33,28 +29,9 @@ def make_subject_folder(tmp_path):
     return make
 
 
-def _stand_in_make_subject(seed, shape):
-    """Throwaway stand-in for `tfds_brats.phantom.make_subject` (same fields)."""
-    from tfds_brats.brats.make_dummy_data import fake_canonical_subject
-
-    volumes, seg = fake_canonical_subject(int(seed) % 1000, tuple(shape))
-    volumes = {m: volumes[m].astype(np.float32) for m in MODALITIES}
-    mask = np.any([v != 0 for v in volumes.values()], axis=0)
-    return types.SimpleNamespace(volumes=volumes, seg=seg, brain_mask=mask)
-
-
 @pytest.fixture
-def phantom_module(monkeypatch):
-    """The real `tfds_brats.phantom` when it imports, else a stand-in with `make_subject`."""
-    try:
-        from tfds_brats import phantom  # noqa: F401
+def phantom_module():
+    """The real `tfds_brats.phantom` (the builder's simulator); a phantom that fails to import fails the test."""
+    from tfds_brats import phantom
 
-        return phantom
-    except ImportError:
-        stand_in = types.ModuleType("tfds_brats.phantom")
-        stand_in.make_subject = _stand_in_make_subject
-        monkeypatch.setitem(__import__("sys").modules, "tfds_brats.phantom", stand_in)
-        import tfds_brats
-
-        monkeypatch.setattr(tfds_brats, "phantom", stand_in, raising=False)
-        return stand_in
+    return phantom

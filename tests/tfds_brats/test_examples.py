@@ -1,56 +1,28 @@
-"""Slices and volumes from a subject: slice selection, padding, resizing, background."""
+"""Examples from a subject: fields, keys, normalisation and layouts (the slicing is test_slicing.py)."""
 
 import numpy as np
 import pytest
 
-from tfds_brats import examples
+from tfds_brats import examples, slicing
 from tfds_brats.brats.make_dummy_data import fake_canonical_subject
 from tfds_brats.constants import MODALITIES
 
 
-def test_usable_slices_threshold():
-    mask = np.zeros((10, 10, 5), bool)
-    mask[:5, :1, 1] = True  # 5 % -> kept
-    mask[:4, :1, 2] = True  # 4 % -> dropped
-    mask[:, :, 3] = True  # 100 %
-    np.testing.assert_allclose(examples.brain_fraction_per_slice(mask), [0, 0.05, 0.04, 1, 0])
-    np.testing.assert_array_equal(examples.usable_slice_indices(mask, 0.05), [1, 3])
-    np.testing.assert_array_equal(examples.usable_slice_indices(mask, 0.0), [1, 2, 3])
-
-
-@pytest.mark.parametrize("size, canvas, before", [(240, 256, 8), (5, 8, 1), (10, 8, None)])
-def test_fit_to_canvas_centres(size, canvas, before):
-    array = np.arange(size * size, dtype=np.float32).reshape(1, size, size)
-    out = examples.fit_to_canvas(array, canvas, -1.0)
-    assert out.shape == (1, canvas, canvas)
-    if before is None:  # cropped: the centre 8 of 10
-        np.testing.assert_array_equal(out[0], array[0, 1:9, 1:9])
-    else:
-        np.testing.assert_array_equal(out[0, before : before + size, before : before + size], array[0])
-        assert out[0, 0, 0] == -1.0 and out[0, -1, -1] == -1.0
-
-
-def test_fit_to_canvas_pads_one_axis_and_crops_the_other():
-    array = np.arange(5 * 10 * 2, dtype=np.int16).reshape(1, 5, 10, 2)
-    out = examples.fit_to_canvas(array, 8, 0)
-    assert out.shape == (1, 8, 8, 2) and out.dtype == np.int16
-    np.testing.assert_array_equal(out[0, 1:6], array[0, :, 1:9])
-    assert not out[0, 0].any() and not out[0, 6:].any()
-
-
-def test_resize_keeps_labels_and_background():
-    rng = np.random.default_rng(0)
-    mask = np.zeros((2, 16, 16), bool)
-    mask[:, 4:12, 4:12] = True
-    images = np.where(mask[..., None], rng.uniform(-1, 1, (2, 16, 16, 4)), -1.0).astype(np.float32)
-    seg = np.where(mask, rng.choice([0, 1, 2, 4], (2, 16, 16)), 0).astype(np.uint8)
-    out_images, out_mask, out_seg = examples.resize_slices(images, mask, seg, 8)
-    assert out_images.shape == (2, 8, 8, 4) and out_mask.shape == (2, 8, 8)
-    assert out_images.dtype == np.float32 and out_mask.dtype == bool and out_seg.dtype == np.uint8
-    assert set(np.unique(out_seg)) <= {0, 1, 2, 4}  # nearest: no blended labels
-    np.testing.assert_array_equal(out_images[~out_mask], -1.0)
-    assert out_images.min() >= -1.0 and out_images.max() <= 1.0
-    assert out_mask.sum() == 2 * 16  # the 8x8 square becomes 4x4
+def test_slice_examples_are_the_shared_slicing():
+    volumes, seg = fake_canonical_subject(seed=5)
+    volumes = {m: v.astype(np.float32) for m, v in volumes.items()}
+    mask = np.any([v != 0 for v in volumes.values()], axis=0)
+    produced = dict(examples.subject_examples("s", volumes, mask, seg, np.eye(4), layout="slices", image_size=16,
+                                              canvas_size=32, min_brain_fraction=0.05))
+    images, _, _ = examples.normalise_subject(volumes, mask)
+    kept = slicing.usable_slice_indices(mask, 0.05)
+    cut = slicing.to_model_slices(images, mask, image_size=16, canvas_size=32, indices=kept, seg=seg)
+    for position, index in enumerate(kept):
+        example = produced[f"s/{index:04d}"]
+        np.testing.assert_array_equal(example["images"], cut.images[position])
+        np.testing.assert_array_equal(example["brain_mask"], cut.brain_mask[position])
+        np.testing.assert_array_equal(example["seg"], cut.seg[position])
+    assert examples.usable_slice_indices is slicing.usable_slice_indices  # one rule, re-exported
 
 
 def test_slice_examples_fields_and_keys():

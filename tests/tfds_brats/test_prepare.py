@@ -35,7 +35,7 @@ def test_interrupted_prepare_leaves_nothing_loadable(dummy_dir, tmp_path, monkey
     assert not fresh.is_prepared()
     with pytest.raises(AssertionError, match="could not find data"):
         fresh.as_dataset(split="train")
-    with pytest.raises(Exception):
+    with pytest.raises(AssertionError, match="could not find data"):
         tfds.load("brats/slices_64", data_dir=str(data_dir), download=False)
 
     monkeypatch.setattr(BratsBuilder, "_generate_examples", original)

@@ -121,3 +121,44 @@ def test_find_subjects_on_missing_or_empty_folder(tmp_path):
     (tmp_path / "empty" / "notes.txt").write_text("x")
     with pytest.raises(subjects.NoSubjectsError, match=r"no BraTS subjects found under .*empty"):
         subjects.find_subjects(tmp_path / "empty")
+
+
+def test_load_subject_reads_any_subset_in_the_order_given(make_subject_folder):
+    paths = make_subject_folder("s1", axcodes=("L", "P", "S"), seed=4)
+    full, _, _ = subjects.load_subject(paths, subject_id="s1")
+    volumes, seg, geometry = subjects.load_subject({"t2": paths["t2"], "t1": paths["t1"]}, "s1", required=())
+    assert list(volumes) == ["t2", "t1"] and seg is None
+    np.testing.assert_array_equal(volumes["t2"], full["t2"])
+    assert list(geometry.paths) == ["t2", "t1"] and geometry.paths["t2"] == paths["t2"]
+    assert geometry.reference.get_filename() == str(paths["t2"])  # the first given is the reference
+    assert geometry.original_axcodes == ("L", "P", "S")
+    # Contrast names are free (a model's contrasts need not be BraTS's).
+    volumes, _, _ = subjects.load_subject({"pd": paths["flair"]}, required=())
+    assert list(volumes) == ["pd"]
+    with pytest.raises(ValueError, match="no contrast"):
+        subjects.load_subject({"seg": paths["seg"]}, "s1", required=())
+
+
+def test_required_contrasts_are_read_first_in_their_order(make_subject_folder):
+    paths = make_subject_folder("s1")
+    reordered = {m: paths[m] for m in ("flair", "t2", "t1ce", "t1")}
+    _, _, geometry = subjects.load_subject(reordered, "s1")
+    assert list(geometry.paths) == list(MODALITIES) and geometry.reference.get_filename() == str(paths["t1"])
+
+
+def test_a_subject_folder_with_some_contrasts(make_subject_folder, tmp_path):
+    paths = make_subject_folder("s1", with_seg=False)
+    paths["t1ce"].unlink()
+    (found,) = subjects.find_subjects(tmp_path / "brats")
+    with pytest.raises(subjects.SubjectError, match="missing contrast 't1ce'"):
+        subjects.load_subject(found)
+    volumes, _, _ = subjects.load_subject(found, required=())
+    assert sorted(volumes) == ["flair", "t1", "t2"]
+
+
+def test_a_missing_file_is_named(make_subject_folder, tmp_path):
+    paths = make_subject_folder("s1")
+    gone = tmp_path / "gone_t2.nii.gz"
+    with pytest.raises(subjects.SubjectError, match="no such file .given for 't2'") as raised:
+        subjects.load_subject({**paths, "t2": gone}, "s1")
+    assert str(gone) in str(raised.value) and "subject 's1'" in str(raised.value)

@@ -1,13 +1,11 @@
 """The `brats` TFDS dataset (BraTS from local NIfTI files); importing registers it.
 
 Example:
-
-```python
-import tensorflow_datasets as tfds
-import tfds_brats.brats
-
-builder = tfds.builder("brats/volumes", data_dir="/tmp/tfds")
-```
+>>> import tensorflow_datasets as tfds
+>>> import tfds_brats.brats
+>>> builder = tfds.builder("brats/volumes", data_dir="tfds")
+>>> builder.builder_config.layout, builder.is_prepared()
+('volumes', False)
 """
 
 from tfds_brats.brats.brats_dataset_builder import Builder

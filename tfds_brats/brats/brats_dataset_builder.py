@@ -6,16 +6,17 @@ made at run time works too, e.g.
 `Builder(config=BratsConfig(name="slices_96", image_size=96))`.
 
 Example:
-
-```python
-import tensorflow_datasets as tfds
-import tfds_brats.brats  # registers "brats"
-
-builder = tfds.builder("brats/slices_128", data_dir="/tmp/tfds")
-builder.download_and_prepare(
-    download_config=tfds.download.DownloadConfig(manual_dir="/data/BraTS2021"))
-train = builder.as_dataset(split="train")
-```
+>>> import contextlib, io
+>>> import tensorflow_datasets as tfds
+>>> import tfds_brats.brats  # registers "brats"
+>>> from tfds_brats.brats.make_dummy_data import write_dummy_data
+>>> _ = write_dummy_data("BraTS2021")  # stands in for the downloaded folder
+>>> builder = tfds.builder("brats/slices_64", data_dir="tfds")
+>>> with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its progress
+...     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir="BraTS2021"))
+>>> example = next(iter(builder.as_dataset(split="train")))
+>>> example["images"].shape, builder.info.metadata["subjects_found"]
+(TensorShape([64, 64, 4]), 5)
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ from tensorflow_datasets.core.utils import tqdm_utils
 from tfds_brats import intensity, subjects, validation
 from tfds_brats.builder_base import SubjectDatasetBuilder
 from tfds_brats.configs import BratsConfig
+from tfds_brats.constants import BRATS_CANVAS_SIZE, MIN_BRAIN_FRACTION
 from tfds_brats.splits import assign_splits
 
 
 class Builder(SubjectDatasetBuilder):
-    """DatasetBuilder for BraTS (manual download)."""
+    """DatasetBuilder for BraTS (manual download).
+
+    Args:
+        skip_bad_subjects: bool. See `SubjectDatasetBuilder`.
+        **kwargs: `data_dir`, `config`, ... as any TFDS builder.
+    """
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {
@@ -61,8 +68,9 @@ class Builder(SubjectDatasetBuilder):
             layout="slices",
             image_size=size,
             description=(
-                f"Axial slices with >= 5% brain, {size}x{size}x4: 240x240 centre-padded "
-                f"with -1 to 256x256" + ("" if size == 256 else f", then resized to {size}")
+                f"Axial slices with >= {MIN_BRAIN_FRACTION:.0%} brain, {size}x{size}x4: 240x240 centre-padded "
+                f"with -1 to {BRATS_CANVAS_SIZE}x{BRATS_CANVAS_SIZE}"
+                + ("" if size == BRATS_CANVAS_SIZE else f", then resized to {size}")
                 + " (bilinear images, nearest mask and seg)."
             ),
         )

@@ -11,11 +11,10 @@ Regenerate (deterministic):
     python -m tfds_brats.brats.make_dummy_data
 
 Example:
-
-```python
-from tfds_brats.brats.make_dummy_data import write_fake_subject
-paths = write_fake_subject(tmp_path / "s1", "s1", naming="brats2023", seed=1)
-```
+>>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+>>> paths = write_fake_subject("fake/s1", "s1", naming="brats2023", seed=1)
+>>> sorted(path.name for path in paths.values())
+['s1-seg.nii.gz', 's1-t1c.nii.gz', 's1-t1n.nii.gz', 's1-t2f.nii.gz', 's1-t2w.nii.gz']
 """
 
 from __future__ import annotations
@@ -59,11 +58,15 @@ def fake_canonical_subject(
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Canonical (RAS+) fake contrasts (int16) and seg (labels 1, 2, 4).
 
-    Example:
+    Args:
+        seed: int. Noise seed.
+        shape: canonical `(X, Y, Z)`.
 
-    ```python
-    volumes, seg = fake_canonical_subject(0)
-    ```
+    Example:
+    >>> import numpy as np
+    >>> volumes, seg = fake_canonical_subject(0)
+    >>> sorted(volumes), volumes["t1"].dtype.name, np.unique(seg).tolist()
+    (['flair', 't1', 't1ce', 't2'], 'int16', [0, 1, 2, 4])
     """
     rng = np.random.default_rng(seed)
     grid = np.indices(shape, dtype=np.float32)
@@ -71,7 +74,8 @@ def fake_canonical_subject(
     radii = np.array([0.38 * shape[0], 0.42 * shape[1], 0.45 * shape[2]])[:, None, None, None]
     brain = (((grid - centre) / radii) ** 2).sum(axis=0) <= 1.0
     tumour_centre = np.array([0.6 * shape[0], 0.4 * shape[1], 0.5 * shape[2]])[:, None, None, None]
-    tumour_distance = np.sqrt((((grid - tumour_centre) / (0.12 * np.array(shape)[:, None, None, None])) ** 2).sum(axis=0))
+    tumour_radii = 0.12 * np.array(shape)[:, None, None, None]
+    tumour_distance = np.sqrt((((grid - tumour_centre) / tumour_radii) ** 2).sum(axis=0))
     core = brain & (tumour_distance <= 1.0)
     edema = brain & (tumour_distance <= 1.6) & ~core
     seg = np.zeros(shape, np.uint8)
@@ -97,11 +101,16 @@ def store_in_orientation(
     The returned affine maps the stored voxels to the same world positions as
     the canonical grid, so loading and reorienting gives `canonical` back.
 
-    Example:
+    Args:
+        canonical: array `[X, Y, Z]` in RAS+.
+        axcodes: the storage orientation, e.g. ("L", "P", "S").
+        zooms: voxel sizes (mm).
 
-    ```python
-    data, affine = store_in_orientation(volume, ("L", "P", "S"))
-    ```
+    Example:
+    >>> import nibabel as nib, numpy as np
+    >>> data, affine = store_in_orientation(np.arange(8).reshape(2, 2, 2), ("L", "P", "S"))
+    >>> nib.aff2axcodes(affine), int(data[0, 0, 0])
+    (('L', 'P', 'S'), 6)
     """
     canonical_affine = np.diag(list(zooms) + [1.0])
     transform = orientations.ornt_transform(
@@ -115,11 +124,15 @@ def store_in_orientation(
 def write_volume(path: os.PathLike, canonical: np.ndarray, axcodes=("R", "A", "S")) -> pathlib.Path:
     """Writes one canonical array as NIfTI stored in `axcodes` orientation.
 
-    Example:
+    Args:
+        path: file to write (its folder is created).
+        canonical: array `[X, Y, Z]` in RAS+.
+        axcodes: the storage orientation.
 
-    ```python
-    write_volume(tmp_path / "s_t1.nii.gz", volume, ("L", "P", "S"))
-    ```
+    Example:
+    >>> import numpy as np
+    >>> write_volume("volume/v_t1.nii.gz", np.ones((2, 2, 2), np.int16), ("L", "P", "S")).name
+    'v_t1.nii.gz'
     """
     data, affine = store_in_orientation(canonical, tuple(axcodes))
     image = nib.Nifti1Image(data, affine)
@@ -157,10 +170,9 @@ def write_fake_subject(
         shape: canonical shape.
 
     Example:
-
-    ```python
-    paths = write_fake_subject(tmp_path / "s1", "s1", axcodes=("L", "P", "S"))
-    ```
+    >>> paths = write_fake_subject("lps/s1", "s1", axcodes=("L", "P", "S"), with_seg=False)
+    >>> sorted(paths), paths["t1"].as_posix()
+    (['flair', 't1', 't1ce', 't2'], 'lps/s1/s1_t1.nii.gz')
     """
     if naming not in _SUFFIXES:
         raise ValueError(f"naming must be one of {sorted(_SUFFIXES)}, got {naming!r}")
@@ -186,13 +198,14 @@ def write_fake_subject(
 
 
 def write_dummy_data(root: os.PathLike) -> list[str]:
-    """(Re)writes the builder's `dummy_data/` subjects under `root`.
+    """(Re)writes the builder's `dummy_data/` subjects under `root`; returns their ids.
+
+    Args:
+        root: folder (each subject's folder under it is replaced).
 
     Example:
-
-    ```python
-    write_dummy_data("tfds_brats/brats/dummy_data")
-    ```
+    >>> write_dummy_data("dummy")[:2]
+    ['BraTS2021_00001', 'BraTS2021_00002']
     """
     root = pathlib.Path(root)
     written = []
@@ -209,7 +222,17 @@ def write_dummy_data(root: os.PathLike) -> list[str]:
 
 
 def main(argv=None) -> int:
-    """Command line: rewrite `dummy_data/` beside this file (or `--out`)."""
+    """Command line: rewrite `dummy_data/` beside this file (or `--out`).
+
+    Args:
+        argv: list of str, or None for `sys.argv[1:]`.
+
+    Example:
+    >>> main(["--out", "regenerated"])  # doctest: +ELLIPSIS
+    wrote BraTS2021_00001
+    ...
+    0
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--out", default=str(pathlib.Path(__file__).parent / "dummy_data"),

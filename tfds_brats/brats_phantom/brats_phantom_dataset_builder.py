@@ -5,15 +5,15 @@ on the code is the `brats` builder's (`SubjectDatasetBuilder`): same
 normalisation, slice selection, split by subject and features.
 
 Example:
-
-```python
-from tfds_brats.brats_phantom import Builder
-from tfds_brats.configs import PhantomConfig
-
-config = PhantomConfig(name="slices_32_num_subjects8", image_size=32, num_subjects=8)
-builder = Builder(config=config, data_dir="/tmp/tfds")
-builder.download_and_prepare()
-```
+>>> import contextlib, io
+>>> from tfds_brats.brats_phantom import Builder
+>>> from tfds_brats.configs import PhantomConfig
+>>> config = PhantomConfig(name="slices_16_num_subjects4", image_size=16, num_subjects=4)
+>>> builder = Builder(config=config, data_dir="tfds")
+>>> with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its progress
+...     builder.download_and_prepare()
+>>> builder.info.metadata["split_subjects"]["test"]
+['phantom-0003']
 """
 
 from __future__ import annotations
@@ -24,23 +24,34 @@ from tensorflow_datasets.core.utils import tqdm_utils
 
 from tfds_brats.builder_base import SubjectDatasetBuilder
 from tfds_brats.configs import PhantomConfig
+from tfds_brats.constants import MIN_BRAIN_FRACTION
 from tfds_brats.splits import assign_splits
 
 
 def subject_seed(seed: int, index: int) -> int:
     """Simulation seed of subject `index` in a dataset made with `seed`.
 
-    Example:
+    Args:
+        seed: int. The config's `seed`.
+        index: int. The subject's index.
 
-    ```python
-    subject_seed(0, 3)  # a fixed 32-bit int
-    ```
+    Example:
+    >>> subject_seed(0, 3) == subject_seed(0, 3) != subject_seed(1, 3)
+    True
     """
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 def subject_id(index: int) -> str:
-    """Id of the phantom subject `index` (e.g. "phantom-0003")."""
+    """Id of the phantom subject `index`.
+
+    Args:
+        index: int.
+
+    Example:
+    >>> subject_id(3)
+    'phantom-0003'
+    """
     return f"phantom-{index:04d}"
 
 
@@ -52,7 +63,11 @@ def _make_subject(seed: int, shape: tuple[int, int, int]):
 
 
 class Builder(SubjectDatasetBuilder):
-    """DatasetBuilder for the simulated BraTS-like phantom."""
+    """DatasetBuilder for the simulated BraTS-like phantom.
+
+    Args:
+        **kwargs: `data_dir`, `config`, ... as any TFDS builder.
+    """
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
@@ -62,7 +77,7 @@ class Builder(SubjectDatasetBuilder):
             image_size=size,
             description=(
                 f"24 simulated subjects, {size}x{size}x{max(8, size // 2)} voxels, "
-                f"axial slices {size}x{size}x4 with >= 5% brain."
+                f"axial slices {size}x{size}x4 with >= {MIN_BRAIN_FRACTION:.0%} brain."
             ),
         )
         for size in (32, 64, 128)

@@ -1,0 +1,172 @@
+"""`python -m magan_keras.synthesize`: synthesise the missing contrasts of one subject's NIfTI volumes.
+
+Argument parsing and `main` only; the work is `magan_keras.inference.synthesis`. Every contrast
+absent from the inputs is synthesised from those present, or only the ones named with
+`--target`; a `--target` whose file is given is hidden from the model and shown as the truth by
+`--figure`. The canvas, percentiles, orientation and contrasts come from the model's saved
+preprocessing (`--canvas-size` overrides the canvas); a model saved without one gets the old
+defaults, with a note on stderr.
+
+Command line:
+
+    python -m magan_keras.synthesize --model model.keras \\
+        --subject-dir /data/BraTS2021/BraTS2021_00000 --out-dir out/ --figure
+    python -m magan_keras.synthesize --model model.keras --t1 s_t1.nii.gz --t1ce s_t1ce.nii.gz \\
+        --t2 s_t2.nii.gz --out-dir out/                     # writes s_flair_synthetic.nii.gz
+    python -m magan_keras.synthesize --model model.keras --subject-dir S --target flair \\
+        --out-dir out/ --figure                              # hides S's flair, shows it as truth
+
+Example:
+>>> from magan_keras.cli.synthesize import build_parser, parse_contrast_list
+>>> args = build_parser().parse_args(["--model", "m.keras", "--t1", "a.nii.gz", "--out-dir", "o"])
+>>> args.t1, args.canvas_size, args.batch_size
+('a.nii.gz', None, 8)
+>>> parse_contrast_list(["t1,t2", "flair"])
+('t1', 't2', 'flair')
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from magan_keras.inference.synthesis import INTENSITY_SCALE, OUTPUT_SUFFIX, InputError
+from magan_keras.modalities import BRATS_MODALITIES
+from tfds_brats.constants import BRATS_CANVAS_SIZE
+
+
+def parse_contrast_list(values, known=BRATS_MODALITIES, option="--target"):
+    """Contrast names from repeated and / or comma-separated option values, validated.
+
+    Args:
+        values: list of str (e.g. `args.target`), or None.
+        known: the accepted names.
+        option: the option's name for messages.
+
+    Returns:
+        tuple of distinct names in the order given.
+
+    Raises:
+        InputError: an unknown name.
+
+    Example:
+    >>> parse_contrast_list(["T1, t2", "t1"])
+    ('t1', 't2')
+    >>> parse_contrast_list(["pd"])
+    Traceback (most recent call last):
+    ...
+    magan_keras.inference.synthesis.InputError: --target: unknown contrast 'pd'; choose from t1, t1ce, t2, flair
+    """
+    names = []
+    for value in values or ():
+        for name in str(value).split(","):
+            name = name.strip().lower()
+            if not name:
+                continue
+            if name not in known:
+                raise InputError(f"{option}: unknown contrast '{name}'; choose from {', '.join(known)}")
+            if name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser of `python -m magan_keras.synthesize`.
+
+    Example:
+    >>> build_parser().parse_args(["--model", "m.keras", "--out-dir", "o", "--figure"]).figure
+    ''
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m magan_keras.synthesize",
+        description="Synthesise missing MRI contrasts of one subject with a trained MA-GAN.",
+        epilog=f"Outputs: <out-dir>/<subject>_<contrast>{OUTPUT_SUFFIX}, float32, {INTENSITY_SCALE}.",
+    )
+    parser.add_argument("--model", required=True, help="trained model: a .keras MAGAN or generator")
+    parser.add_argument("--subject-dir", help="folder of one BraTS subject (2018-2021 or 2023+ names)")
+    for name in BRATS_MODALITIES:
+        parser.add_argument(f"--{name}", metavar="FILE", help=f"NIfTI file of the {name} contrast")
+    parser.add_argument("--subject-id", help="name of the outputs (default: from the file names)")
+    parser.add_argument("--out-dir", required=True, help="folder for the synthesised volumes")
+    parser.add_argument("--target", action="append", default=[],
+                        help="contrast to synthesise (repeat or comma-separate; default: every "
+                             "missing one). A target whose file is given is hidden and used as truth")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--figure", nargs="?", const="", default=None, metavar="PNG",
+                        help="also write a PNG of a few slices (default name: "
+                             "<out-dir>/<subject>_synthesis.png)")
+    parser.add_argument("--batch-size", type=int, default=8, help="slices per model call (8)")
+    parser.add_argument("--canvas-size", type=int, default=None,
+                        help="override the square canvas slices are padded to before resizing "
+                             "(default: the one saved with the model; for a model saved without "
+                             "one, the model size when the volume already has it, else "
+                             f"{BRATS_CANVAS_SIZE})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Runs the command line; returns the exit status (0 ok, 2 bad input).
+
+    Args:
+        argv: list of str, or None for `sys.argv[1:]`.
+
+    Example:
+    >>> main(["--model", "missing.keras", "--t1", "a.nii.gz", "--out-dir", "o"])
+    2
+    """
+    args = build_parser().parse_args(argv)
+    from magan_keras.inference import generator as inference  # pylint: disable=import-outside-toplevel
+    from magan_keras.inference import synthesis  # pylint: disable=import-outside-toplevel
+    from tfds_brats import subjects  # pylint: disable=import-outside-toplevel
+
+    try:
+        if args.batch_size < 1:
+            raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
+        if args.canvas_size is not None and args.canvas_size < 1:
+            raise InputError(f"--canvas-size must be >= 1, got {args.canvas_size}")
+        targets = parse_contrast_list(args.target)
+        explicit = {name: getattr(args, name) for name in BRATS_MODALITIES if getattr(args, name)}
+        if args.subject_dir and explicit:
+            raise InputError("give either --subject-dir or contrast files (--t1 ...), not both")
+        if args.subject_dir:
+            subject_id, files = synthesis.find_subject_files(args.subject_dir)
+        else:
+            subject_id, files = None, explicit
+        subject_id = args.subject_id or subject_id
+        generator = inference.load_generator(args.model)
+        _, _, targets = synthesis.plan(files, tuple(generator.modalities), targets, args.model)
+        subject_id = subject_id or synthesis.subject_id_from_files(files)
+        existing = synthesis.existing_outputs(args.out_dir, subject_id, targets)
+        if existing and not args.overwrite:
+            raise InputError(f"{existing[0]} exists; pass --overwrite to replace it")
+        figure = None
+        if args.figure is not None:
+            figure = pathlib.Path(args.figure or pathlib.Path(args.out_dir) / f"{subject_id}_synthesis.png")
+            if figure.exists() and not args.overwrite:
+                raise InputError(f"{figure} exists; pass --overwrite to replace it")
+        result = synthesis.synthesize_subject(
+            generator, files, targets=targets, subject_id=subject_id, canvas_size=args.canvas_size,
+            batch_size=args.batch_size, progress=not args.quiet,
+        )
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+        written = synthesis.write_outputs(result, args.out_dir, overwrite=args.overwrite)
+        if figure is not None:
+            from magan_keras.evaluation import figures  # pylint: disable=import-outside-toplevel
+
+            written.append(figures.synthesis_figure(result, figure))
+    except (InputError, inference.ModelError, subjects.SubjectError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{result.subject_id}: inputs {', '.join(result.inputs)}; synthesised "
+          f"{', '.join(result.outputs)} in {result.seconds:.1f} s "
+          f"({result.seconds / max(len(result.outputs), 1):.1f} s per volume; canvas {result.canvas_size} px)")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
