@@ -64,8 +64,11 @@ def measure(name, image_size, base_filters, res_blocks, batch_size, steps, warmu
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     seconds = (time.perf_counter() - start) / steps
     return {
-        "backend": keras.backend.backend(), "jit_compile": bool(model.jit_compile),
-        "seconds_per_step": seconds, "examples_per_second": batch_size / seconds, "setup_seconds": setup,
+        "backend": keras.backend.backend(),
+        "jit_compile": bool(model.jit_compile),
+        "seconds_per_step": seconds,
+        "examples_per_second": batch_size / seconds,
+        "setup_seconds": setup,
     }
 
 
@@ -73,8 +76,16 @@ def run_backend(backend, config, steps, warmup):
     """Runs `measure` under `backend` in a fresh process; returns its dict."""
     _, size, filters, blocks, batch = config
     command = [
-        sys.executable, "-m", "benchmarks.backend_throughput", "--worker",
-        "--configs", f"{size}:{filters}:{blocks}:{batch}", "--steps", str(steps), "--warmup", str(warmup),
+        sys.executable,
+        "-m",
+        "benchmarks.backend_throughput",
+        "--worker",
+        "--configs",
+        f"{size}:{filters}:{blocks}:{batch}",
+        "--steps",
+        str(steps),
+        "--warmup",
+        str(warmup),
     ]
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +93,7 @@ def run_backend(backend, config, steps, warmup):
     lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if completed.returncode != 0 or not lines:
         raise RuntimeError(f"{backend} run failed:\n{completed.stderr[-3000:]}")
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+    return json.loads(lines[-1][len(RESULT_PREFIX) :])
 
 
 def parse_args(argv):

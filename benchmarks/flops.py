@@ -46,11 +46,16 @@ def training_step_flops(model, batch_size):
     images = tf.TensorSpec((batch_size, s, s, m), tf.float32)
     vector = tf.TensorSpec((batch_size, m), tf.float32)
     image1 = tf.TensorSpec((batch_size, s, s, 1), tf.float32)
-    g = forward_flops(lambda x, a, t: model.generator({"images": x, "available": a, "target": t}), images, vector, vector)
+    g = forward_flops(
+        lambda x, a, t: model.generator({"images": x, "available": a, "target": t}), images, vector, vector
+    )
     double = lambda spec: tf.TensorSpec((2 * batch_size,) + tuple(spec.shape[1:]), tf.float32)  # noqa: E731
     d = forward_flops(
         lambda x, a, t, c: model.discriminator({"images": x, "available": a, "target": t, "candidate": c}),
-        double(images), double(vector), double(vector), double(image1),
+        double(images),
+        double(vector),
+        double(vector),
+        double(image1),
     )
     total = 3 * g + 3 * d
     if model.self_representation is not None:

@@ -103,12 +103,9 @@ def compare_with_steps(args):
     )
     for name, size, filters, blocks, batch_size in args.configs:
         split = fake_split(args.examples, size)
-        dataset = make_dataset(split, batch_size=batch_size, scenario=args.scenario, seed=0,
-                               augment=args.augment)
+        dataset = make_dataset(split, batch_size=batch_size, scenario=args.scenario, seed=0, augment=args.augment)
         for replicas in args.replicas:
-            strategy = (
-                tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)]) if replicas > 1 else None
-            )
+            strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)]) if replicas > 1 else None
             rate = batches_per_second(dataset, args.batches, strategy=strategy)
             step = 1.0 / train_step.step_seconds(size, filters, blocks, batch_size, replicas=replicas)
             print(
@@ -130,8 +127,9 @@ def main(argv=None):
         split = fake_split(args.examples, size)
         for batch_size in args.batch_sizes:
             for augment in sorted({False, args.augment}):
-                dataset = make_dataset(split, batch_size=batch_size, scenario=args.scenario, seed=0,
-                                       augment=augment, include_mask=True)
+                dataset = make_dataset(
+                    split, batch_size=batch_size, scenario=args.scenario, seed=0, augment=augment, include_mask=True
+                )
                 rate = batches_per_second(dataset, args.batches)
                 print(f"{size:>5} {batch_size:>5} {str(augment):>7} {rate:>10.1f} {rate * batch_size:>11.1f}")
 

@@ -74,9 +74,12 @@ def stage_timers(timings):
     from tfds_brats import slicing
 
     patched = [
-        (volumes, "load_volumes", "load"), (volumes, "normalise_inputs", "normalise"),
-        (volumes, "brain_mask_of", "normalise"), (slicing, "to_model_slices", "slice"),
-        (slicing, "from_model_slices", "unslice"), (volumes, "save_like", "write"),
+        (volumes, "load_volumes", "load"),
+        (volumes, "normalise_inputs", "normalise"),
+        (volumes, "brain_mask_of", "normalise"),
+        (slicing, "to_model_slices", "slice"),
+        (slicing, "from_model_slices", "unslice"),
+        (volumes, "save_like", "write"),
         (inference, "to_unit_scale", "unit scale"),
     ]
     originals = []
@@ -157,8 +160,9 @@ def main(argv=None):
         for name, size, filters, blocks in args.configs:
             keras.utils.set_random_seed(0)
             # The brats builder's record (canvas 256), as a model trained on BraTS carries.
-            generator = MultiBranchGenerator(image_size=size, base_filters=filters, res_blocks=blocks,
-                                             preprocessing=Preprocessing().to_config())
+            generator = MultiBranchGenerator(
+                image_size=size, base_filters=filters, res_blocks=blocks, preprocessing=Preprocessing().to_config()
+            )
             generator.build_on_zeros()
             first, _ = run_once(generator, files, pathlib.Path(folder) / "out", args.batch_size)
             seconds, timings = run_once(generator, files, pathlib.Path(folder) / "out", args.batch_size)
@@ -183,7 +187,8 @@ def generator_flops(generator):
     s, m = generator.image_size, generator.num_modalities
     return forward_flops(
         lambda x, a, t: generator({"images": x, "available": a, "target": t}),
-        tf.TensorSpec((1, s, s, m), tf.float32), tf.TensorSpec((1, m), tf.float32),
+        tf.TensorSpec((1, s, s, m), tf.float32),
+        tf.TensorSpec((1, m), tf.float32),
         tf.TensorSpec((1, m), tf.float32),
     )
 

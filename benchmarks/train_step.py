@@ -55,7 +55,12 @@ from benchmarks.model_configs import model_options, parse_config
 
 RESULT_PREFIX = "RESULT "
 OPTION_KEYS = {
-    "jit": "false", "spe": "1", "precision": "float32", "inter_op": "0", "kernels": "fast", "replicas": "1",
+    "jit": "false",
+    "spe": "1",
+    "precision": "float32",
+    "inter_op": "0",
+    "kernels": "fast",
+    "replicas": "1",
 }
 
 
@@ -118,7 +123,8 @@ def _measure(name, image_size, base_filters, res_blocks, batch_size, options, st
     replicas = int(options["replicas"])
     strategy = (
         tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)])
-        if replicas > 1 else tf.distribute.get_strategy()
+        if replicas > 1
+        else tf.distribute.get_strategy()
     )
     spe = int(options["spe"])
     with strategy.scope():
@@ -140,9 +146,15 @@ def _measure(name, image_size, base_filters, res_blocks, batch_size, options, st
     conv = ceiling.conv_gflops(repeats=2, trials=3)
     matmul = ceiling.matmul_gflops(repeats=1, trials=3)
     return {
-        "seconds_per_step": seconds, "fastest_step": per_step[0], "examples_per_second": batch_size / seconds,
-        "setup_seconds": setup, "step_gflop": step_flops / 1e9, "gflops": step_flops / seconds / 1e9,
-        "conv_ceiling": conv, "matmul_ceiling": matmul, "peak_rss_gib": peak_rss / 2**30,
+        "seconds_per_step": seconds,
+        "fastest_step": per_step[0],
+        "examples_per_second": batch_size / seconds,
+        "setup_seconds": setup,
+        "step_gflop": step_flops / 1e9,
+        "gflops": step_flops / seconds / 1e9,
+        "conv_ceiling": conv,
+        "matmul_ceiling": matmul,
+        "peak_rss_gib": peak_rss / 2**30,
     }
 
 
@@ -180,8 +192,18 @@ def run_worker(config, options, steps, warmup, env=None):
     """Runs `measure` in a fresh process; returns its dict."""
     _, size, filters, blocks, batch = config
     command = [
-        sys.executable, "-m", "benchmarks.train_step", "--worker", "--configs", f"{size}:{filters}:{blocks}:{batch}",
-        "--options", ",".join(f"{k}={v}" for k, v in options.items()), "--steps", str(steps), "--warmup", str(warmup),
+        sys.executable,
+        "-m",
+        "benchmarks.train_step",
+        "--worker",
+        "--configs",
+        f"{size}:{filters}:{blocks}:{batch}",
+        "--options",
+        ",".join(f"{k}={v}" for k, v in options.items()),
+        "--steps",
+        str(steps),
+        "--warmup",
+        str(warmup),
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -190,7 +212,7 @@ def run_worker(config, options, steps, warmup, env=None):
     if completed.returncode != 0 or not lines:
         errors = [line for line in completed.stderr.splitlines() if "Error" in line]
         return {"error": (errors or ["no result"])[-1][:200]}
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+    return json.loads(lines[-1][len(RESULT_PREFIX) :])
 
 
 def parse_args(argv):
@@ -226,8 +248,11 @@ def main(argv=None):
         for options in args.options:
             r = run_worker(config, options, args.steps, args.warmup)
             if "error" in r:
-                print(f"{config[0]:>8} {config[1]:>4} {config[2]:>3} {config[3]:>3} {config[4]:>5} "
-                      f"{options_label(options):<24} failed: {r['error']}", flush=True)
+                print(
+                    f"{config[0]:>8} {config[1]:>4} {config[2]:>3} {config[3]:>3} {config[4]:>5} "
+                    f"{options_label(options):<24} failed: {r['error']}",
+                    flush=True,
+                )
                 continue
             first = first or r["examples_per_second"]
             print(

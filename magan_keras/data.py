@@ -123,14 +123,14 @@ def _augment(key, images, brain_mask, max_intensity_scale):
     images = tf.where(flip, tf.reverse(images, [LEFT_RIGHT_AXIS]), images)
     if brain_mask is not None:
         brain_mask = tf.where(flip, tf.reverse(brain_mask, [LEFT_RIGHT_AXIS]), brain_mask)
-    scale = tf.random.stateless_uniform([tf.shape(images)[-1]], scale_key,
-                                        1.0 - max_intensity_scale, 1.0 + max_intensity_scale)
+    scale = tf.random.stateless_uniform(
+        [tf.shape(images)[-1]], scale_key, 1.0 - max_intensity_scale, 1.0 + max_intensity_scale
+    )
     images = tf.clip_by_value((images + 1.0) * scale - 1.0, -1.0, 1.0)
     return images, brain_mask
 
 
-def _example_transform(seed, num_modalities, scenario, fixed_index, augment, max_intensity_scale,
-                       include_mask):
+def _example_transform(seed, num_modalities, scenario, fixed_index, augment, max_intensity_scale, include_mask):
     """The per-element function of the pipeline: (index, features) -> model batch element."""
 
     def transform(index, features):
@@ -150,9 +150,22 @@ def _example_transform(seed, num_modalities, scenario, fixed_index, augment, max
     return transform
 
 
-def make_dataset(examples, *, batch_size, scenario="one_missing", modalities=MODALITIES, shuffle=True,
-                 seed=None, augment=False, max_intensity_scale=0.1, repeat=True, drop_remainder=True,
-                 shuffle_buffer=512, include_mask=False, num_parallel_calls=tf.data.AUTOTUNE):
+def make_dataset(
+    examples,
+    *,
+    batch_size,
+    scenario="one_missing",
+    modalities=MODALITIES,
+    shuffle=True,
+    seed=None,
+    augment=False,
+    max_intensity_scale=0.1,
+    repeat=True,
+    drop_remainder=True,
+    shuffle_buffer=512,
+    include_mask=False,
+    num_parallel_calls=tf.data.AUTOTUNE,
+):
     """Turns a prepared split into `({"images", "available", "target"}, y)` batches.
 
     Args:
@@ -203,8 +216,9 @@ def make_dataset(examples, *, batch_size, scenario="one_missing", modalities=MOD
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    transform = _example_transform(stateless_seed, len(modalities), scenario.lower(), fixed_index,
-                                   augment, max_intensity_scale, include_mask)
+    transform = _example_transform(
+        stateless_seed, len(modalities), scenario.lower(), fixed_index, augment, max_intensity_scale, include_mask
+    )
     dataset = dataset.enumerate().map(transform, num_parallel_calls=num_parallel_calls, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 

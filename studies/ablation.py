@@ -40,13 +40,21 @@ VARIANTS = {
     "no_intra_attention": {"intra_attention": False},
     "no_sr": {"sr_supervision": False},
     "all_off": {"modal_attention": False, "intra_attention": False, "sr_supervision": False},
-    "pix2pix": {"generator": "single_input", "modal_attention": False, "intra_attention": False,
-                "sr_supervision": False, "decoder_skip": False},
+    "pix2pix": {
+        "generator": "single_input",
+        "modal_attention": False,
+        "intra_attention": False,
+        "sr_supervision": False,
+        "decoder_skip": False,
+    },
 }
-REPORTED = ("slice_ssim", "slice_psnr", "slice_mae", "brasyn_ssim", "brasyn_psnr")
+REPORTED = ("slice_ssim", "slice_psnr", "slice_mae", "brain_ssim", "brain_psnr")
 TITLES = {
-    "slice_ssim": "slice SSIM", "slice_psnr": "slice PSNR", "slice_mae": "slice MAE",
-    "brasyn_ssim": "BraSyn SSIM", "brasyn_psnr": "BraSyn PSNR",
+    "slice_ssim": "slice SSIM",
+    "slice_psnr": "slice PSNR",
+    "slice_mae": "slice MAE",
+    "brain_ssim": "brain SSIM",
+    "brain_psnr": "brain PSNR",
 }
 
 
@@ -171,8 +179,9 @@ def aggregate(folders):
             for metric, value in metrics.items():
                 values.setdefault((target, name), {}).setdefault(metric, []).append(value)
     return {
-        key: {m: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
-              for m, v in metrics.items()}
+        key: {
+            m: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v)) for m, v in metrics.items()
+        }
         for key, metrics in values.items()
     }
 
@@ -193,8 +202,12 @@ def results_table(table, targets, methods):
     """
     lines = []
     for target in targets:
-        lines += [f"### Target: {target}", "", "| method | " + " | ".join(TITLES[m] for m in REPORTED) + " |",
-                  "|---" * (len(REPORTED) + 1) + "|"]
+        lines += [
+            f"### Target: {target}",
+            "",
+            "| method | " + " | ".join(TITLES[m] for m in REPORTED) + " |",
+            "|---" * (len(REPORTED) + 1) + "|",
+        ]
         for method in methods:
             entry = table.get((target, method))
             if entry is None:
@@ -303,11 +316,15 @@ def write_results_page(path, command, base, variants, seeds, table, figures, dis
         "",
         f"```bash\n{command}\n```",
         "",
-        (f"Configuration (every run; only the variant's switches and the seed change): "
-         f"`{ {k: v for k, v in base.to_dict().items() if k not in ('output_dir', 'overwrite', 'seed')} }`."),
-        (f"Seeds: {list(seeds)}. Each cell is the mean ± standard deviation over seeds of the "
-         "mean over test subjects. Slice metrics: [-1, 1] mapped to [0, 1], inside the brain; "
-         "BraSyn: per volume, each volume percentile-normalised on its own."),
+        (
+            f"Configuration (every run; only the variant's switches and the seed change): "
+            f"`{ {k: v for k, v in base.to_dict().items() if k not in ('output_dir', 'overwrite', 'seed')} }`."
+        ),
+        (
+            f"Seeds: {list(seeds)}. Each cell is the mean ± standard deviation over seeds of the "
+            "mean over test subjects. Slice metrics: [-1, 1] mapped to [0, 1], inside the brain; "
+            "BraSyn: per volume, each volume percentile-normalised on its own."
+        ),
         "",
         results_table(table, targets, methods),
         f"![sample grids]({relative[0]})",

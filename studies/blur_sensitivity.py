@@ -110,16 +110,24 @@ def blur_sensitivity(subjects, baselines, sigmas=DEFAULT_SIGMAS, modalities=BRAT
             }
             for source, volume in sources.items():
                 for sigma in sigmas:
-                    metrics = slice_metrics(blur_in_brain(volume, subject.brain_mask, sigma), truth,
-                                            subject.brain_mask, subject.slice_indices)
+                    metrics = slice_metrics(
+                        blur_in_brain(volume, subject.brain_mask, sigma),
+                        truth,
+                        subject.brain_mask,
+                        subject.slice_indices,
+                    )
                     scores.setdefault((source, sigma), []).append(metrics)
         for (source, sigma), values in scores.items():
-            rows.append({
-                "target": target, "source": source, "sigma": float(sigma),
-                "slice_ssim": float(np.mean([v["slice_ssim"] for v in values])),
-                "slice_psnr": float(np.mean([v["slice_psnr"] for v in values])),
-                "subjects": len(values),
-            })
+            rows.append(
+                {
+                    "target": target,
+                    "source": source,
+                    "sigma": float(sigma),
+                    "slice_ssim": float(np.mean([v["slice_ssim"] for v in values])),
+                    "slice_psnr": float(np.mean([v["slice_psnr"] for v in values])),
+                    "subjects": len(values),
+                }
+            )
     return rows
 
 
@@ -148,9 +156,12 @@ def write_outputs(rows, output_dir, description):
     targets = list(dict.fromkeys(r["target"] for r in rows))
     sigmas = sorted({r["sigma"] for r in rows})
     lookup = {(r["target"], r["source"], r["sigma"]): r for r in rows}
-    lines = [f"Slice SSIM inside the brain after an in-plane Gaussian blur ({description}).", "",
-             "| target | source | " + " | ".join(f"sigma {s:g}" for s in sigmas) + " |",
-             "|---|---|" + "---|" * len(sigmas)]
+    lines = [
+        f"Slice SSIM inside the brain after an in-plane Gaussian blur ({description}).",
+        "",
+        "| target | source | " + " | ".join(f"sigma {s:g}" for s in sigmas) + " |",
+        "|---|---|" + "---|" * len(sigmas),
+    ]
     for target in targets:
         for source in SOURCES:
             cells = [f"{lookup[(target, source, s)]['slice_ssim']:.3f}" for s in sigmas]
@@ -182,10 +193,12 @@ def build_parser():
     """
     parser = argparse.ArgumentParser(
         prog="python -m studies.blur_sensitivity",
-        description="Slice SSIM lost to smoothing alone: the truth and the linear baseline, blurred.")
+        description="Slice SSIM lost to smoothing alone: the truth and the linear baseline, blurred.",
+    )
     add_split_options(parser, baselines="the linear baseline is")
-    parser.add_argument("--sigmas", type=float, nargs="+", default=list(DEFAULT_SIGMAS),
-                        help="blur widths in pixels (0 0.5 1 1.5 2)")
+    parser.add_argument(
+        "--sigmas", type=float, nargs="+", default=list(DEFAULT_SIGMAS), help="blur widths in pixels (0 0.5 1 1.5 2)"
+    )
     parser.add_argument("--output-dir", default="runs/blur_sensitivity", help="where the outputs go")
     return parser
 

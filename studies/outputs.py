@@ -24,8 +24,11 @@ def add_split_options(parser, baselines="the baselines are"):
 
     Example: see the module docstring.
     """
-    parser.add_argument("--dataset", default="brats_phantom/slices_64",
-                        help="prepared dataset, name/config or folder (brats_phantom/slices_64)")
+    parser.add_argument(
+        "--dataset",
+        default="brats_phantom/slices_64",
+        help="prepared dataset, name/config or folder (brats_phantom/slices_64)",
+    )
     parser.add_argument("--split", default="test", help="split to score (test)")
     parser.add_argument("--baseline-split", default="train", help=f"split {baselines} fitted on (train)")
     parser.add_argument("--tfds-data-dir", help="TFDS data folder of --dataset (default: TFDS's)")

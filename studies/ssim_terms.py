@@ -111,24 +111,34 @@ def score_terms(subjects, generators, baselines, modalities):
         per_method = {}  # method -> [per model: [per subject: region terms]]
         for subject in subjects:
             truth = subject.images[..., t]
-            predictions = {method: [baselines.predict(method, subject.images, available, target, subject.brain_mask)]
-                           for method in BASELINE_METHODS}
-            predictions["magan"] = [
-                model_prediction(g, subject, available, t, batch_size=8) for g in generators
-            ]
+            predictions = {
+                method: [baselines.predict(method, subject.images, available, target, subject.brain_mask)]
+                for method in BASELINE_METHODS
+            }
+            predictions["magan"] = [model_prediction(g, subject, available, t, batch_size=8) for g in generators]
             for method, volumes in predictions.items():
                 scores = per_method.setdefault(method, [[] for _ in volumes])
                 for k, volume in enumerate(volumes):
-                    scores[k].append(region_terms(volume, truth, subject.brain_mask, subject.seg,
-                                                  subject.slice_indices))
+                    scores[k].append(
+                        region_terms(volume, truth, subject.brain_mask, subject.seg, subject.slice_indices)
+                    )
         for method in ("magan", *BASELINE_METHODS):
             for region in REGIONS:
-                row = {"target": target, "method": method, "region": region,
-                       "models": len(per_method[method]), "subjects": len(subjects)}
+                row = {
+                    "target": target,
+                    "method": method,
+                    "region": region,
+                    "models": len(per_method[method]),
+                    "subjects": len(subjects),
+                }
                 for term in TERMS:
                     # mean over subjects (ignoring subjects without the region), then over models
-                    values = [np.nanmean([s[region][term] for s in model]) if any(
-                        not np.isnan(s[region][term]) for s in model) else np.nan for model in per_method[method]]
+                    values = [
+                        np.nanmean([s[region][term] for s in model])
+                        if any(not np.isnan(s[region][term]) for s in model)
+                        else np.nan
+                        for model in per_method[method]
+                    ]
                     row[f"{term}_mean"] = float(np.mean(values))
                     row[f"{term}_std"] = float(np.std(values))
                 rows.append(row)
@@ -155,15 +165,19 @@ def write_outputs(rows, output_dir, description):
     from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
 
     paths = {name: os.path.join(output_dir, f"ssim_terms.{name}") for name in ("csv", "md", "png")}
-    columns = ["target", "method", "region"] + [f"{t}_{s}" for t in TERMS for s in ("mean", "std")] + [
-        "models", "subjects"]
+    columns = (
+        ["target", "method", "region"] + [f"{t}_{s}" for t in TERMS for s in ("mean", "std")] + ["models", "subjects"]
+    )
     atomic.write_csv(paths["csv"], columns, rows)
 
-    lines = [f"Slice SSIM's terms, mean over the region's pixels, then over subjects ({description}).", "",
-             "| target | region | method | luminance | contrast | structure | SSIM |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Slice SSIM's terms, mean over the region's pixels, then over subjects ({description}).",
+        "",
+        "| target | region | method | luminance | contrast | structure | SSIM |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
-        cells = [f"{row[f'{t}_mean']:.3f}" + (f" ± {row[f'{t}_std']:.3f}" if row["models"] > 1 else "")
-                 for t in TERMS]
+        cells = [f"{row[f'{t}_mean']:.3f}" + (f" ± {row[f'{t}_std']:.3f}" if row["models"] > 1 else "") for t in TERMS]
         lines.append(f"| {row['target']} | {row['region']} | {row['method']} | " + " | ".join(cells) + " |")
     atomic.write_text(paths["md"], markdown_text(lines))
 
@@ -177,8 +191,9 @@ def write_outputs(rows, output_dir, description):
         for k, method in enumerate(methods):
             row = lookup[(target, method)]
             positions = np.arange(len(TERMS)) + (k - (len(methods) - 1) / 2) * width
-            axis.bar(positions, [row[f"{t}_mean"] for t in TERMS], width,
-                     yerr=[row[f"{t}_std"] for t in TERMS], label=method)
+            axis.bar(
+                positions, [row[f"{t}_mean"] for t in TERMS], width, yerr=[row[f"{t}_std"] for t in TERMS], label=method
+            )
         axis.set_xticks(np.arange(len(TERMS)), ["lum.", "contr.", "struct.", "SSIM"])
         axis.set_title(f"{target}, healthy brain")
         axis.set_ylim(0.5, 1.0)
@@ -200,9 +215,14 @@ def build_parser():
     """
     parser = argparse.ArgumentParser(
         prog="python -m studies.ssim_terms",
-        description="Split slice SSIM into luminance, contrast and structure, in the healthy brain and the tumour.")
-    parser.add_argument("--model", nargs="+", required=True,
-                        help="trained .keras files (e.g. one per seed), averaged as the 'magan' row")
+        description="Split slice SSIM into luminance, contrast and structure, in the healthy brain and the tumour.",
+    )
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        required=True,
+        help="trained .keras files (e.g. one per seed), averaged as the 'magan' row",
+    )
     add_split_options(parser, baselines="the baselines are")
     parser.add_argument("--output-dir", default="runs/ssim_terms", help="where the outputs go")
     return parser
@@ -230,8 +250,10 @@ def main(argv=None):
     modalities = tuple(generators[0].modalities)
     for path, generator in zip(args.model, generators):
         if tuple(generator.modalities) != modalities:
-            print(f"error: --model {path} has contrasts {generator.modalities}, the first has {modalities}",
-                  file=sys.stderr)
+            print(
+                f"error: --model {path} has contrasts {generator.modalities}, the first has {modalities}",
+                file=sys.stderr,
+            )
             return 2
     print(f"fitting the baselines on {args.dataset} split '{args.baseline_split}' ...", flush=True)
     baselines = Baselines.fit(train, modalities, max_examples=DEFAULT_MAX_EXAMPLES)
@@ -241,8 +263,11 @@ def main(argv=None):
     except ValueError as error:  # e.g. a model trained at another image size
         print(f"error: {error}", file=sys.stderr)
         return 2
-    paths = write_outputs(rows, args.output_dir,
-                          f"{args.dataset}, split '{args.split}', {len(subjects)} subjects, {len(args.model)} model(s)")
+    paths = write_outputs(
+        rows,
+        args.output_dir,
+        f"{args.dataset}, split '{args.split}', {len(subjects)} subjects, {len(args.model)} model(s)",
+    )
     print_outputs(paths)
     return 0
 

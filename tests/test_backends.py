@@ -49,10 +49,12 @@ def runs(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("backends")
     keras.utils.set_random_seed(7)
     model = MAGAN(image_size=32, base_filters=4, res_blocks=1)
-    model.compile(**{
-        name: keras.optimizers.SGD(rate, momentum=0.5, name=name.replace("optimizer", "sgd"))
-        for name, rate in LEARNING_RATES.items()
-    })
+    model.compile(
+        **{
+            name: keras.optimizers.SGD(rate, momentum=0.5, name=name.replace("optimizer", "sgd"))
+            for name, rate in LEARNING_RATES.items()
+        }
+    )
     model.save(run_dir / "initial.keras")
     processes = {}
     for backend in BACKENDS:
@@ -88,7 +90,10 @@ def test_same_weights_give_the_same_outputs_on_every_backend(runs):
     for backend in ("jax", "torch"):
         for name in names:
             np.testing.assert_allclose(
-                results[backend][name], results["tensorflow"][name], atol=OUTPUT_TOL, rtol=OUTPUT_TOL,
+                results[backend][name],
+                results["tensorflow"][name],
+                atol=OUTPUT_TOL,
+                rtol=OUTPUT_TOL,
                 err_msg=f"{backend} {name}",
             )
 
@@ -114,7 +119,9 @@ def test_keras_files_load_and_predict_under_another_backend(runs, tiny_batch):
     for backend in BACKENDS:  # this process's backend loads every worker's file
         loaded = keras.saving.load_model(run_dir / backend / "model.keras")
         np.testing.assert_allclose(
-            loaded.predict(inputs, verbose=0), results[backend]["trained_prediction"], atol=OUTPUT_TOL,
+            loaded.predict(inputs, verbose=0),
+            results[backend]["trained_prediction"],
+            atol=OUTPUT_TOL,
             err_msg=backend,
         )
         for name, rate in LEARNING_RATES.items():
@@ -131,4 +138,3 @@ def test_jax_data_parallel_on_two_devices_equals_one_device(runs):
     for name, values in results["jax"]["train"].items():
         # Only the order of the cross-device sums differs from the one-device step.
         np.testing.assert_allclose(parallel["train"][name], values, rtol=1e-5, err_msg=name)
-

@@ -22,12 +22,16 @@ def fake_features(num_examples=NUM_EXAMPLES, size=SIZE):
     left-right axis, so every channel and example is recognisable.
     """
     mask = np.zeros([num_examples, size, size], bool)
-    mask[:, 2:size // 2 + 2, 3:size - 3] = True
+    mask[:, 2 : size // 2 + 2, 3 : size - 3] = True
     ramp = np.linspace(0.0, 0.3, size, dtype=np.float32)[None, :, None, None]
     values = (0.2 * np.arange(M) - 0.5)[None, None, None, :] + 0.01 * np.arange(num_examples)[:, None, None, None]
     images = np.where(mask[..., None], values + ramp, -1.0).astype(np.float32)
-    return {"images": images, "brain_mask": mask, "subject_id": np.array([f"s{i // 4}" for i in range(num_examples)]),
-            "slice_index": np.arange(num_examples, dtype=np.int32)}
+    return {
+        "images": images,
+        "brain_mask": mask,
+        "subject_id": np.array([f"s{i // 4}" for i in range(num_examples)]),
+        "slice_index": np.arange(num_examples, dtype=np.int32),
+    }
 
 
 def fake_split(**kwargs):
@@ -40,8 +44,10 @@ def take(dataset, num_batches):
 
 def in_order(scenario, batch_size=4, num_batches=6, **kwargs):
     """Batches of an unshuffled repeated split, with the original example of every element."""
-    batches = take(data.make_dataset(fake_split(), batch_size=batch_size, scenario=scenario, shuffle=False,
-                                     seed=1, **kwargs), num_batches)
+    batches = take(
+        data.make_dataset(fake_split(), batch_size=batch_size, scenario=scenario, shuffle=False, seed=1, **kwargs),
+        num_batches,
+    )
     originals = fake_features()["images"]
     indices = np.arange(num_batches * batch_size) % NUM_EXAMPLES
     return batches, originals[indices].reshape([num_batches, batch_size, SIZE, SIZE, M])
@@ -104,8 +110,17 @@ def test_scenarios_change_between_passes_over_the_data():
 
 def test_seeded_runs_are_identical_and_independent_of_parallelism():
     def run(seed, parallel):
-        return take(data.make_dataset(fake_split(), batch_size=4, seed=seed, augment=True,
-                                      scenario="random_missing", num_parallel_calls=parallel), 6)
+        return take(
+            data.make_dataset(
+                fake_split(),
+                batch_size=4,
+                seed=seed,
+                augment=True,
+                scenario="random_missing",
+                num_parallel_calls=parallel,
+            ),
+            6,
+        )
 
     first, again, serial, other = run(5, tf.data.AUTOTUNE), run(5, tf.data.AUTOTUNE), run(5, 1), run(6, 1)
     for a, b, c in zip(first, again, serial):
@@ -123,8 +138,9 @@ def test_shuffle_changes_the_order():
 
 
 def test_evaluation_pass_yields_every_example_once_in_order_with_the_mask():
-    dataset = data.make_dataset(fake_split(), batch_size=5, scenario="t2", shuffle=False, repeat=False,
-                                drop_remainder=False, include_mask=True)
+    dataset = data.make_dataset(
+        fake_split(), batch_size=5, scenario="t2", shuffle=False, repeat=False, drop_remainder=False, include_mask=True
+    )
     batches = take(dataset, 100)
     assert [len(y) for _, y, _ in batches] == [5, 5, 2]
     features = fake_features()
@@ -136,8 +152,15 @@ def test_evaluation_pass_yields_every_example_once_in_order_with_the_mask():
 
 
 def test_augmentation_flips_everything_together_and_keeps_ranges():
-    dataset = data.make_dataset(fake_split(), batch_size=NUM_EXAMPLES, seed=2, augment=True,
-                                max_intensity_scale=0.3, include_mask=True, shuffle=False)
+    dataset = data.make_dataset(
+        fake_split(),
+        batch_size=NUM_EXAMPLES,
+        seed=2,
+        augment=True,
+        max_intensity_scale=0.3,
+        include_mask=True,
+        shuffle=False,
+    )
     features = fake_features()
     mask, flipped_mask = features["brain_mask"][0], features["brain_mask"][0][::-1]
     flips = []
@@ -160,8 +183,9 @@ def test_augmentation_flips_everything_together_and_keeps_ranges():
 
 def test_augmentation_scales_intensities_within_the_range():
     def first_y(augment):
-        dataset = data.make_dataset(fake_split(), batch_size=NUM_EXAMPLES, scenario="t1", seed=2, augment=augment,
-                                    max_intensity_scale=0.2)
+        dataset = data.make_dataset(
+            fake_split(), batch_size=NUM_EXAMPLES, scenario="t1", seed=2, augment=augment, max_intensity_scale=0.2
+        )
         return take(dataset, 1)[0][1]
 
     plain, jittered = first_y(False), first_y(True)
@@ -184,13 +208,16 @@ def test_bad_scenario_lists_the_valid_ones():
         data.make_dataset(fake_split(), batch_size=2, scenario="two_missing")
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(batch_size=0), "batch_size"),
-    (dict(batch_size=2, shuffle_buffer=0), "shuffle_buffer"),
-    (dict(batch_size=2, seed=1.5), "seed"),
-    (dict(batch_size=2, modalities=("t1", "t2")), "modalities"),
-    (dict(batch_size=2, max_intensity_scale=1.0), "max_intensity_scale"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(batch_size=0), "batch_size"),
+        (dict(batch_size=2, shuffle_buffer=0), "shuffle_buffer"),
+        (dict(batch_size=2, seed=1.5), "seed"),
+        (dict(batch_size=2, modalities=("t1", "t2")), "modalities"),
+        (dict(batch_size=2, max_intensity_scale=1.0), "max_intensity_scale"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):
         data.make_dataset(fake_split(), **kwargs)

@@ -16,9 +16,7 @@ from magan_keras.models import MultiBranchGenerator
 
 tf = pytest.importorskip("tensorflow")
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="fast kernels exist on TensorFlow only"
-)
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="fast kernels exist on TensorFlow only")
 # float32 sums in another order: relative differences of a few 1e-7 per op, measured
 # up to 2e-6 on these sizes.
 RTOL = 1e-4

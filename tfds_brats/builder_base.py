@@ -143,10 +143,7 @@ class SubjectDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=T
         )
 
     def _download_and_prepare(self, dl_manager, download_config):
-        values = {
-            field.name: getattr(download_config, field.name)
-            for field in dataclasses.fields(download_config)
-        }
+        values = {field.name: getattr(download_config, field.name) for field in dataclasses.fields(download_config)}
         values["min_num_shards"] = self.builder_config.min_shards
         super()._download_and_prepare(dl_manager, _SizedShardsDownloadConfig(**values))
 

@@ -85,9 +85,7 @@ class BratsConfig(tfds.core.BuilderConfig):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{self.name}: {field} must be a positive int, got {value!r}")
         if not 0.0 <= self.min_brain_fraction < 1.0:
-            raise ValueError(
-                f"{self.name}: min_brain_fraction must be in [0, 1), got {self.min_brain_fraction!r}"
-            )
+            raise ValueError(f"{self.name}: min_brain_fraction must be in [0, 1), got {self.min_brain_fraction!r}")
         self.split_fractions = check_fractions(self.split_fractions)
         if not isinstance(self.split_seed, int):
             raise ValueError(f"{self.name}: split_seed must be an int, got {self.split_seed!r}")

@@ -144,16 +144,19 @@ def slice_examples(
             images, brain_mask, image_size=image_size, canvas_size=canvas_size, indices=chunk, seg=seg
         )
         for position, index in enumerate(chunk):
-            yield f"{subject_id}/{int(index):04d}", {
-                "images": slice_images[position],
-                "brain_mask": slice_masks[position],
-                "seg": slice_segs[position],
-                "has_seg": has_seg,
-                "subject_id": subject_id,
-                "slice_index": np.int32(index),
-                "norm_low": norm_low,
-                "norm_high": norm_high,
-            }
+            yield (
+                f"{subject_id}/{int(index):04d}",
+                {
+                    "images": slice_images[position],
+                    "brain_mask": slice_masks[position],
+                    "seg": slice_segs[position],
+                    "has_seg": has_seg,
+                    "subject_id": subject_id,
+                    "slice_index": np.int32(index),
+                    "norm_low": norm_low,
+                    "norm_high": norm_high,
+                },
+            )
 
 
 def volume_example(

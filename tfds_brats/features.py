@@ -47,19 +47,21 @@ def slice_features(image_size: int) -> tfds.features.FeaturesDict:
     return tfds.features.FeaturesDict(
         {
             "images": tfds.features.Tensor(
-                shape=size + (len(MODALITIES),), dtype=np.float32, encoding=_ZLIB,
+                shape=size + (len(MODALITIES),),
+                dtype=np.float32,
+                encoding=_ZLIB,
                 doc=f"Contrasts {', '.join(MODALITIES)} in [-1, 1], background -1.",
             ),
             "brain_mask": tfds.features.Tensor(shape=size, dtype=np.bool_, encoding=_ZLIB),
             "seg": tfds.features.Tensor(
-                shape=size, dtype=np.uint8, encoding=_ZLIB,
+                shape=size,
+                dtype=np.uint8,
+                encoding=_ZLIB,
                 doc="0 background, 1 necrosis, 2 edema, 4 enhancing tumour.",
             ),
             "has_seg": tfds.features.Scalar(dtype=np.bool_),
             "subject_id": tfds.features.Text(),
-            "slice_index": tfds.features.Scalar(
-                dtype=np.int32, doc="Index k of the canonical axial slice [:, :, k]."
-            ),
+            "slice_index": tfds.features.Scalar(dtype=np.int32, doc="Index k of the canonical axial slice [:, :, k]."),
             "norm_low": tfds.features.Tensor(shape=(len(MODALITIES),), dtype=np.float32),
             "norm_high": tfds.features.Tensor(shape=(len(MODALITIES),), dtype=np.float32),
         }
@@ -77,21 +79,23 @@ def volume_features() -> tfds.features.FeaturesDict:
     return tfds.features.FeaturesDict(
         {
             "images": tfds.features.Tensor(
-                shape=grid + (len(MODALITIES),), dtype=np.float32, encoding=_ZLIB,
+                shape=grid + (len(MODALITIES),),
+                dtype=np.float32,
+                encoding=_ZLIB,
                 doc=f"Contrasts {', '.join(MODALITIES)} in [-1, 1], background -1.",
             ),
             "brain_mask": tfds.features.Tensor(shape=grid, dtype=np.bool_, encoding=_ZLIB),
             "seg": tfds.features.Tensor(
-                shape=grid, dtype=np.uint8, encoding=_ZLIB,
+                shape=grid,
+                dtype=np.uint8,
+                encoding=_ZLIB,
                 doc="0 background, 1 necrosis, 2 edema, 4 enhancing tumour.",
             ),
             "has_seg": tfds.features.Scalar(dtype=np.bool_),
             "subject_id": tfds.features.Text(),
             "norm_low": tfds.features.Tensor(shape=(len(MODALITIES),), dtype=np.float32),
             "norm_high": tfds.features.Tensor(shape=(len(MODALITIES),), dtype=np.float32),
-            "affine": tfds.features.Tensor(
-                shape=(4, 4), dtype=np.float32, doc="Canonical (RAS+) voxel -> world, mm."
-            ),
+            "affine": tfds.features.Tensor(shape=(4, 4), dtype=np.float32, doc="Canonical (RAS+) voxel -> world, mm."),
         }
     )
 

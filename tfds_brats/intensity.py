@@ -63,9 +63,7 @@ def brain_mask(volumes: Iterable[np.ndarray]) -> np.ndarray:
         if mask is None:
             mask = nonzero
         elif nonzero.shape != mask.shape:
-            raise ValueError(
-                f"brain_mask: volumes differ in shape ({mask.shape} vs {nonzero.shape})"
-            )
+            raise ValueError(f"brain_mask: volumes differ in shape ({mask.shape} vs {nonzero.shape})")
         else:
             mask |= nonzero
     if mask is None:
@@ -103,17 +101,14 @@ def percentile_range(
     (0.0, 100.0)
     """
     if not 0.0 <= lower < upper <= 100.0:
-        raise ValueError(
-            f"percentile_range: need 0 <= lower < upper <= 100, got {lower}, {upper}"
-        )
+        raise ValueError(f"percentile_range: need 0 <= lower < upper <= 100, got {lower}, {upper}")
     values = _masked_values(volume, mask)
     if values.size == 0:
         raise ConstantImageError("percentile_range: the mask selects no voxel")
     low, high = np.percentile(values, [lower, upper])
     if not high > low:
         raise ConstantImageError(
-            f"percentile_range: constant image inside the mask (value {float(low):g}); "
-            "cannot scale it"
+            f"percentile_range: constant image inside the mask (value {float(low):g}); cannot scale it"
         )
     return float(low), float(high)
 
@@ -230,9 +225,7 @@ def denormalise(scaled: np.ndarray, low, high) -> np.ndarray:
     """
     low = np.asarray(low, np.float32)
     high = np.asarray(high, np.float32)
-    return (low + (np.asarray(scaled, np.float32) + 1.0) * 0.5 * (high - low)).astype(
-        np.float32
-    )
+    return (low + (np.asarray(scaled, np.float32) + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
 
 def _masked_values(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -43,12 +43,12 @@ BACKGROUND, CSF, GREY_MATTER, WHITE_MATTER, EDEMA, NECROSIS, ENHANCING = range(l
 # 2005) and approximate figures for edema, necrosis and enhancing glioma.
 RELAXATION = {
     #               T1 (ms)  T2 (ms)   PD
-    "csf":          (4000.0, 2000.0, 1.00),
-    "grey_matter":  (1820.0,  100.0, 0.80),
-    "white_matter": (1080.0,   70.0, 0.69),
-    "edema":        (1800.0,  200.0, 0.90),
-    "necrosis":     (3000.0,  800.0, 0.95),
-    "enhancing":    (1600.0,  120.0, 0.85),
+    "csf": (4000.0, 2000.0, 1.00),
+    "grey_matter": (1820.0, 100.0, 0.80),
+    "white_matter": (1080.0, 70.0, 0.69),
+    "edema": (1800.0, 200.0, 0.90),
+    "necrosis": (3000.0, 800.0, 0.95),
+    "enhancing": (1600.0, 120.0, 0.85),
 }
 # T1 of the enhancing tumour after gadolinium (the contrast agent shortens T1).
 ENHANCING_T1_GADOLINIUM = 500.0
@@ -259,9 +259,10 @@ def _deep_structures(rng, coords, labels):
     for side in (-1.0, 1.0):
         # The centre line keeps a septum between the two and bends outwards, more at the back.
         along = np.clip((y + 0.02) / half_length, -1.2, 1.2)
-        bend = half_width + 0.02 + np.where(along < 0, 0.14, 0.08) * along ** 2
-        radius = _ellipsoid_radius((x - side * bend, y, z), (0.0, -0.02, 0.05),
-                                   (half_width, half_length, 0.28 * np.sqrt(size)))
+        bend = half_width + 0.02 + np.where(along < 0, 0.14, 0.08) * along**2
+        radius = _ellipsoid_radius(
+            (x - side * bend, y, z), (0.0, -0.02, 0.05), (half_width, half_length, 0.28 * np.sqrt(size))
+        )
         labels[radius < 1.0] = CSF
     third_ventricle = _ellipsoid_radius(coords, (0.0, -0.05, -0.15), (0.015, 0.12, 0.15)) < 1.0
     labels[third_ventricle] = CSF
@@ -370,7 +371,7 @@ def _gaussian_blur(volume, sigma):
         padded = np.moveaxis(volume, axis, 0)
         padded = np.pad(padded, [(radius, radius)] + [(0, 0)] * (volume.ndim - 1))
         n = volume.shape[axis]
-        blurred = sum(w * padded[radius + o: radius + o + n] for o, w in zip(offsets, weights))
+        blurred = sum(w * padded[radius + o : radius + o + n] for o, w in zip(offsets, weights))
         volume = np.moveaxis(blurred.astype(np.float32), 0, axis)
     return volume
 
@@ -389,8 +390,7 @@ def _rician(rng, signal, sigma):
     return np.sqrt(real * real + imaginary * imaginary)
 
 
-def _validate(seed, shape, tumour_probability, variation, partial_volume, bias_strength, noise_level,
-              gain_range):
+def _validate(seed, shape, tumour_probability, variation, partial_volume, bias_strength, noise_level, gain_range):
     seeds = seed if isinstance(seed, (tuple, list)) else (seed,)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
         raise ValueError(f"seed must be a non-negative int or a tuple of them, got {seed!r}")
@@ -398,17 +398,31 @@ def _validate(seed, shape, tumour_probability, variation, partial_volume, bias_s
         raise ValueError(f"shape must be three ints >= 8 ([X, Y, Z]), got {shape!r}")
     if not 0.0 <= tumour_probability <= 1.0:
         raise ValueError(f"tumour_probability must be in [0, 1], got {tumour_probability!r}")
-    for name, value in (("parameter_variation", variation), ("partial_volume", partial_volume),
-                        ("bias_strength", bias_strength), ("noise_level", noise_level)):
+    for name, value in (
+        ("parameter_variation", variation),
+        ("partial_volume", partial_volume),
+        ("bias_strength", bias_strength),
+        ("noise_level", noise_level),
+    ):
         if not value >= 0.0:
             raise ValueError(f"{name} must be >= 0, got {value!r}")
     if len(gain_range) != 2 or not 0.0 < gain_range[0] <= gain_range[1]:
         raise ValueError(f"gain_range must be (low, high) with 0 < low <= high, got {gain_range!r}")
 
 
-def make_subject(seed, shape=(64, 64, 24), *, tumour_probability=0.9, parameter_variation=0.05,
-                 partial_volume=0.6, texture=0.03, bias_strength=0.1, noise_level=0.03,
-                 gain_range=(0.7, 1.3), scanner_scale=1000.0):
+def make_subject(
+    seed,
+    shape=(64, 64, 24),
+    *,
+    tumour_probability=0.9,
+    parameter_variation=0.05,
+    partial_volume=0.6,
+    texture=0.03,
+    bias_strength=0.1,
+    noise_level=0.03,
+    gain_range=(0.7, 1.3),
+    scanner_scale=1000.0,
+):
     """Generates one random phantom subject (deterministic for a seed).
 
     Args:
@@ -436,8 +450,9 @@ def make_subject(seed, shape=(64, 64, 24), *, tumour_probability=0.9, parameter_
     >>> bool(clean.volumes["t2"][clean.tissue == CSF].mean() > clean.volumes["t2"][wm].mean())
     True
     """
-    _validate(seed, shape, tumour_probability, parameter_variation, partial_volume, bias_strength,
-              noise_level, gain_range)
+    _validate(
+        seed, shape, tumour_probability, parameter_variation, partial_volume, bias_strength, noise_level, gain_range
+    )
     shape = tuple(int(n) for n in shape)
     rng = np.random.default_rng(list(seed) if isinstance(seed, (tuple, list)) else seed)
     labels = tissue_map(rng, shape, tumour_probability)
@@ -455,8 +470,9 @@ def make_subject(seed, shape=(64, 64, 24), *, tumour_probability=0.9, parameter_
         # Inside the brain the value is > 0 (a floor far below the noise), outside exactly 0.
         floor = np.float32(1e-6 * scanner_scale)
         volumes[name] = np.where(brain, np.maximum(signal, floor), np.float32(0.0)).astype(np.float32)
-    return PhantomSubject(volumes=volumes, seg=seg_from_tissue(labels), brain_mask=brain, tissue=labels,
-                          relaxation=relaxation)
+    return PhantomSubject(
+        volumes=volumes, seg=seg_from_tissue(labels), brain_mask=brain, tissue=labels, relaxation=relaxation
+    )
 
 
 # === Preview ===
@@ -495,8 +511,9 @@ def render_slice(subject, path, slice_index=None):
         if name == "seg":
             axes.imshow(image.T, origin="lower", cmap="viridis", vmin=0, vmax=4, interpolation="nearest")
         else:
-            axes.imshow(image.T, origin="lower", cmap="gray", vmin=0.0,
-                        vmax=float(np.percentile(subject.volumes[name], 99.5)))
+            axes.imshow(
+                image.T, origin="lower", cmap="gray", vmin=0.0, vmax=float(np.percentile(subject.volumes[name], 99.5))
+            )
         axes.set_title(name)
         axes.set_axis_off()
     figure.tight_layout()

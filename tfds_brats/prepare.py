@@ -65,9 +65,7 @@ def builder_class(phantom: bool):
     return Builder
 
 
-def resolve_config(
-    builder_cls, config: str | BratsConfig | None = None, **overrides
-) -> BratsConfig:
+def resolve_config(builder_cls, config: str | BratsConfig | None = None, **overrides) -> BratsConfig:
     """The config to build: a predefined one, or one derived from it.
 
     Args:
@@ -101,9 +99,7 @@ def resolve_config(
         config = f"slices_{size}" if size is not None and f"slices_{size}" in known else default
     if isinstance(config, str):
         if config not in known:
-            raise ValueError(
-                f"unknown {builder_cls.name} config {config!r}; choose from {sorted(known)}"
-            )
+            raise ValueError(f"unknown {builder_cls.name} config {config!r}; choose from {sorted(known)}")
         base = known[config]
     else:
         base = config
@@ -112,9 +108,7 @@ def resolve_config(
     fields = {field.name: getattr(base, field.name) for field in dataclasses.fields(base) if field.init}
     unknown = sorted(set(overrides) - set(fields) - {"name"})
     if unknown:
-        raise ValueError(
-            f"unknown {type(base).__name__} field(s) {unknown}; known: {sorted(fields)}"
-        )
+        raise ValueError(f"unknown {type(base).__name__} field(s) {unknown}; known: {sorted(fields)}")
     changes = {key: value for key, value in overrides.items() if _differs(getattr(base, key), value)}
     if not changes:
         return base
@@ -276,7 +270,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--data-dir", help="TFDS data folder (default: ~/tensorflow_datasets)")
     parser.add_argument(
-        "--skip-bad-subjects", action="store_true",
+        "--skip-bad-subjects",
+        action="store_true",
         help="leave out subjects that fail validation (listed in the summary) "
         "instead of stopping before anything is written",
     )

@@ -253,9 +253,7 @@ def to_model_slices(
     return ModelSlices(stack, masks, segs, indices)
 
 
-def from_model_slices(
-    slices: np.ndarray, indices, volume_shape, *, canvas_size: int, fill: float = -1.0
-) -> np.ndarray:
+def from_model_slices(slices: np.ndarray, indices, volume_shape, *, canvas_size: int, fill: float = -1.0) -> np.ndarray:
     """Puts model-size slices back into a volume: the inverse of `to_model_slices`.
 
     Args:

@@ -89,9 +89,7 @@ def split_counts(num_subjects: int, fractions: Sequence[float]) -> list[int]:
     return counts
 
 
-def assign_splits(
-    subject_ids: Sequence[str], fractions: Sequence[float], seed: int
-) -> dict[str, list[str]]:
+def assign_splits(subject_ids: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
     """Maps each split name to its (sorted) subject ids.
 
     Args:

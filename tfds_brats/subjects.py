@@ -127,9 +127,7 @@ class SubjectFiles:
         for role, found in sorted(self.matches.items()):
             if len(found) > 1:
                 names = ", ".join(p.name for p in found)
-                raise SubjectError(
-                    self.subject_id, found[0], f"several files for '{role}': {names}"
-                )
+                raise SubjectError(self.subject_id, found[0], f"several files for '{role}': {names}")
         for modality in required:
             if modality not in self.matches:
                 raise SubjectError(
@@ -390,9 +388,7 @@ def _read(subject_id, path, dtype, role=None):
         else:
             data = np.asarray(image.get_fdata(dtype=dtype, caching="unchanged"))
     except Exception as error:  # nibabel raises many types for bad files
-        raise SubjectError(
-            subject_id, path, f"cannot read the file ({type(error).__name__}: {error})"
-        ) from error
+        raise SubjectError(subject_id, path, f"cannot read the file ({type(error).__name__}: {error})") from error
     if data.ndim > 3 and all(n == 1 for n in data.shape[3:]):
         data = data.reshape(data.shape[:3])
     if data.ndim != 3:
@@ -416,8 +412,7 @@ def _check_same_grid(subject_id, reference, path, affine, shape):
         raise SubjectError(
             subject_id,
             path,
-            "affine mismatch with "
-            f"{ref_path.name} (the files are not on one voxel grid):\n{affine}\nvs\n{ref_affine}",
+            f"affine mismatch with {ref_path.name} (the files are not on one voxel grid):\n{affine}\nvs\n{ref_affine}",
         )
 
 
@@ -427,9 +422,7 @@ def _seg_labels(subject_id, path, data) -> np.ndarray:
     labels = np.unique(data)
     bad = [int(v) for v in labels if int(v) not in _VALID_SEG_LABELS]
     if bad:
-        raise SubjectError(
-            subject_id, path, f"unexpected segmentation labels {bad} (expected 0, 1, 2, 3 or 4)"
-        )
+        raise SubjectError(subject_id, path, f"unexpected segmentation labels {bad} (expected 0, 1, 2, 3 or 4)")
     seg = data.astype(np.uint8)
     seg[seg == 3] = 4  # BraTS 2023+ enhancing tumour -> the 2018-2021 label
     return seg
@@ -438,7 +431,9 @@ def _seg_labels(subject_id, path, data) -> np.ndarray:
 def _expected_suffixes(modality: str, namings=()) -> str:
     """E.g. "_flair.nii[.gz]" for the subject's naming, or both namings' suffixes."""
     names = [
-        f"{sep}{tag}" for naming, table in NAMINGS.items() for (sep, tag), role in table.items()
+        f"{sep}{tag}"
+        for naming, table in NAMINGS.items()
+        for (sep, tag), role in table.items()
         if role == modality and (len(namings) != 1 or naming in namings)
     ]
     joined = names[0] if len(names) == 1 else "{" + ",".join(names) + "}"

@@ -160,9 +160,7 @@ def validate_subjects(
             )
             continue
         try:
-            passed.append(
-                validate_subject(files, layout=layout, min_brain_fraction=min_brain_fraction)
-            )
+            passed.append(validate_subject(files, layout=layout, min_brain_fraction=min_brain_fraction))
         except SubjectError as error:
             rejected.append(error)
     return passed, rejected

@@ -48,14 +48,23 @@ def build_parser():
     parser.add_argument("--host", default="127.0.0.1", help="address the chief listens on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="the chief's port (default: a free one)")
     parser.add_argument(
-        "--overwrite", action="store_true", help="delete the search in --output-dir once, before launching",
+        "--overwrite",
+        action="store_true",
+        help="delete the search in --output-dir once, before launching",
     )
     parser.add_argument("--devices", default=None, help="comma-separated GPU ids shared round-robin by the workers")
     parser.add_argument(
-        "--timeout", type=float, default=None, help="stop everything after this many seconds (exit 124)",
+        "--timeout",
+        type=float,
+        default=None,
+        help="stop everything after this many seconds (exit 124)",
     )
-    parser.add_argument("--chief-wait", type=float, default=60.0,
-                        help="seconds the chief may take to exit after the last worker (default 60)")
+    parser.add_argument(
+        "--chief-wait",
+        type=float,
+        default=60.0,
+        help="seconds the chief may take to exit after the last worker (default 60)",
+    )
     parser.add_argument("--python", default=sys.executable, help="Python interpreter of the processes")
     return parser
 
@@ -106,7 +115,9 @@ def main(argv=None):
     os.makedirs(logs, exist_ok=True)
     port = args.port or free_port(args.host)
     base_env = {
-        **os.environ, "KERASTUNER_ORACLE_IP": args.host, "KERASTUNER_ORACLE_PORT": str(port),
+        **os.environ,
+        "KERASTUNER_ORACLE_IP": args.host,
+        "KERASTUNER_ORACLE_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
     command = [args.python, "-m", "magan_keras.tune", *tune_argv, "--output-dir", settings.output_dir]
@@ -132,8 +143,10 @@ def main(argv=None):
         # The chief prepares the data, then serves; workers start once it serves.
         while SERVING_LINE not in _tail(chief_log, 200):
             if chief.poll() is not None:
-                print(f"error: the chief exited with code {chief.returncode} before serving:\n{_tail(chief_log)}",
-                      file=sys.stderr)
+                print(
+                    f"error: the chief exited with code {chief.returncode} before serving:\n{_tail(chief_log)}",
+                    file=sys.stderr,
+                )
                 return chief.returncode or 1
             if timed_out():
                 raise TimeoutError

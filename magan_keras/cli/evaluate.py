@@ -99,21 +99,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="test", help="split of --dataset to score (test)")
     parser.add_argument("--tfds-data-dir", help="TFDS data folder of --dataset (default: TFDS's)")
     parser.add_argument("--out-dir", required=True, help="folder for the CSV, markdown and PNG")
-    parser.add_argument("--target", action="append", default=[],
-                        help="target contrast(s) to score (repeat or comma-separate; default: all)")
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help="target contrast(s) to score (repeat or comma-separate; default: all)",
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="slices per model call (8)")
-    parser.add_argument("--canvas-size", type=int, default=None,
-                        help="canvas of whole volumes of --data-dir (default: the model's saved preprocessing)")
+    parser.add_argument(
+        "--canvas-size",
+        type=int,
+        default=None,
+        help="canvas of whole volumes of --data-dir (default: the model's saved preprocessing)",
+    )
     parser.add_argument("--max-subjects", type=int, default=None, help="score at most this many subjects")
     baselines = parser.add_argument_group("baselines (fitted on training data)")
-    baselines.add_argument("--baseline-split", default="train",
-                           help="split of --dataset the baselines are fitted on (train)")
-    baselines.add_argument("--baseline-data-dir",
-                           help="BraTS folder of training subjects for the baselines (with --data-dir; "
-                                "default: the evaluated subjects, flagged as optimistic)")
-    baselines.add_argument("--baseline-max-slices", type=int, default=DEFAULT_MAX_EXAMPLES,
-                           help=f"slices of --baseline-split used for the fit ({DEFAULT_MAX_EXAMPLES}, as a "
-                                "training run's report)")
+    baselines.add_argument(
+        "--baseline-split", default="train", help="split of --dataset the baselines are fitted on (train)"
+    )
+    baselines.add_argument(
+        "--baseline-data-dir",
+        help="BraTS folder of training subjects for the baselines (with --data-dir; "
+        "default: the evaluated subjects, flagged as optimistic)",
+    )
+    baselines.add_argument(
+        "--baseline-max-slices",
+        type=int,
+        default=DEFAULT_MAX_EXAMPLES,
+        help=f"slices of --baseline-split used for the fit ({DEFAULT_MAX_EXAMPLES}, as a training run's report)",
+    )
     baselines.add_argument("--no-baselines", action="store_true", help="score the model only")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -138,12 +152,18 @@ def fit_baselines_for(args, modalities):
         return None
     if args.dataset:
         train = load_split(args.dataset, args.baseline_split, args.tfds_data_dir)
-        return Baselines.fit(train, modalities, max_examples=args.baseline_max_slices,
-                             description=f"{args.dataset} split '{args.baseline_split}' "
-                                         f"(at most {args.baseline_max_slices} slices)")
+        return Baselines.fit(
+            train,
+            modalities,
+            max_examples=args.baseline_max_slices,
+            description=f"{args.dataset} split '{args.baseline_split}' (at most {args.baseline_max_slices} slices)",
+        )
     folder = args.baseline_data_dir or args.data_dir
-    description = (f"the BraTS folder {folder}" if args.baseline_data_dir else
-                   f"the evaluated subjects themselves ({folder}; optimistic: no training folder given)")
+    description = (
+        f"the BraTS folder {folder}"
+        if args.baseline_data_dir
+        else f"the evaluated subjects themselves ({folder}; optimistic: no training folder given)"
+    )
     pairs = ((s.images, s.brain_mask) for s in subjects_from_folder(folder))
     return Baselines.fit(pairs, modalities, description=description)
 
@@ -178,17 +198,28 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         baselines = fit_baselines_for(args, modalities)
         fit_seconds = time.perf_counter() - start
-        examples = (load_split(args.dataset, args.split, args.tfds_data_dir) if args.dataset
-                    else args.data_dir)
+        examples = load_split(args.dataset, args.split, args.tfds_data_dir) if args.dataset else args.data_dir
         source = f"{args.dataset} split '{args.split}'" if args.dataset else args.data_dir
         results = evaluate_model(
-            generator, examples, targets=targets, baselines=baselines, batch_size=args.batch_size,
-            canvas_size=args.canvas_size, max_subjects=args.max_subjects, progress=not args.quiet,
+            generator,
+            examples,
+            targets=targets,
+            baselines=baselines,
+            batch_size=args.batch_size,
+            canvas_size=args.canvas_size,
+            max_subjects=args.max_subjects,
+            progress=not args.quiet,
             notes=[f"model: {args.model}; data: {source}; baselines fitted in {fit_seconds:.1f} s"],
         )
         paths = results.write(out_dir, overwrite=args.overwrite)
-    except (InputError, inference.ModelError, subjects.SubjectError, subjects.NoSubjectsError,
-            FileExistsError, ValueError) as error:
+    except (
+        InputError,
+        inference.ModelError,
+        subjects.SubjectError,
+        subjects.NoSubjectsError,
+        FileExistsError,
+        ValueError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(results.to_markdown())

@@ -31,8 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m magan_keras.export",
         description="Export a trained MA-GAN generator as a TF Serving SavedModel "
-                    "(<export-dir>/<name>/<version>/, signature serving_default: images, "
-                    "available, target -> synthesis).",
+        "(<export-dir>/<name>/<version>/, signature serving_default: images, "
+        "available, target -> synthesis).",
     )
     parser.add_argument("--model", required=True, help="trained model: a .keras MAGAN or generator")
     parser.add_argument("--export-dir", required=True, help="TF Serving model base folder")
@@ -64,8 +64,10 @@ def main(argv=None) -> int:
     note = inference.preprocessing_note(inference.preprocessing_of(generator))
     if note:
         print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {path} (signature '{export.SIGNATURE}': inputs {', '.join(export.INPUT_NAMES)}; "
-          f"output {export.OUTPUT_NAME}; preprocessing in {path}/assets.extra/magan_keras.json)")
+    print(
+        f"wrote {path} (signature '{export.SIGNATURE}': inputs {', '.join(export.INPUT_NAMES)}; "
+        f"output {export.OUTPUT_NAME}; preprocessing in {path}/assets.extra/magan_keras.json)"
+    )
     return 0
 
 

@@ -89,19 +89,32 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(f"--{name}", metavar="FILE", help=f"NIfTI file of the {name} contrast")
     parser.add_argument("--subject-id", help="name of the outputs (default: from the file names)")
     parser.add_argument("--out-dir", required=True, help="folder for the synthesised volumes")
-    parser.add_argument("--target", action="append", default=[],
-                        help="contrast to synthesise (repeat or comma-separate; default: every "
-                             "missing one). A target whose file is given is hidden and used as truth")
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help="contrast to synthesise (repeat or comma-separate; default: every "
+        "missing one). A target whose file is given is hidden and used as truth",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--figure", nargs="?", const="", default=None, metavar="PNG",
-                        help="also write a PNG of a few slices (default name: "
-                             "<out-dir>/<subject>_synthesis.png)")
+    parser.add_argument(
+        "--figure",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PNG",
+        help="also write a PNG of a few slices (default name: <out-dir>/<subject>_synthesis.png)",
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="slices per model call (8)")
-    parser.add_argument("--canvas-size", type=int, default=None,
-                        help="override the square canvas slices are padded to before resizing "
-                             "(default: the one saved with the model; for a model saved without "
-                             "one, the model size when the volume already has it, else "
-                             f"{BRATS_CANVAS_SIZE})")
+    parser.add_argument(
+        "--canvas-size",
+        type=int,
+        default=None,
+        help="override the square canvas slices are padded to before resizing "
+        "(default: the one saved with the model; for a model saved without "
+        "one, the model size when the volume already has it, else "
+        f"{BRATS_CANVAS_SIZE})",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -147,8 +160,13 @@ def main(argv=None) -> int:
             if figure.exists() and not args.overwrite:
                 raise InputError(f"{figure} exists; pass --overwrite to replace it")
         result = synthesis.synthesize_subject(
-            generator, files, targets=targets, subject_id=subject_id, canvas_size=args.canvas_size,
-            batch_size=args.batch_size, progress=not args.quiet,
+            generator,
+            files,
+            targets=targets,
+            subject_id=subject_id,
+            canvas_size=args.canvas_size,
+            batch_size=args.batch_size,
+            progress=not args.quiet,
         )
         for note in result.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -160,9 +178,11 @@ def main(argv=None) -> int:
     except (InputError, inference.ModelError, subjects.SubjectError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{result.subject_id}: inputs {', '.join(result.inputs)}; synthesised "
-          f"{', '.join(result.outputs)} in {result.seconds:.1f} s "
-          f"({result.seconds / max(len(result.outputs), 1):.1f} s per volume; canvas {result.canvas_size} px)")
+    print(
+        f"{result.subject_id}: inputs {', '.join(result.inputs)}; synthesised "
+        f"{', '.join(result.outputs)} in {result.seconds:.1f} s "
+        f"({result.seconds / max(len(result.outputs), 1):.1f} s per volume; canvas {result.canvas_size} px)"
+    )
     for path in written:
         print(f"wrote {path}")
     return 0

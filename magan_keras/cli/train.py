@@ -19,8 +19,7 @@ from magan_keras.cli.options import add_config_options, config_from_args
 
 def build_parser():
     """The argument parser: one option per `TrainConfig` field, plus `--config`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m magan_keras.train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m magan_keras.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="TOML or JSON file of options (keys with underscores)")
     return add_config_options(parser)
 

@@ -71,38 +71,55 @@ def build_parser():
     ('random', 2, None)
     """
     parser = argparse.ArgumentParser(
-        prog="python -m magan_keras.tune", description=__doc__.split("\n\n")[0],
+        prog="python -m magan_keras.tune",
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Defaults differ from the training command's for a quick CPU search: "
-        + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in TUNE_DEFAULTS.items()) + ".",
+        + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in TUNE_DEFAULTS.items())
+        + ".",
     )
     search = parser.add_argument_group("search")
     search.add_argument(
-        "--search-space", default=search_space.DEFAULT_SPACE,
+        "--search-space",
+        default=search_space.DEFAULT_SPACE,
         help="built-in space name (paper, extended) or a .toml/.json file (default paper)",
     )
     search.add_argument(
-        "--tuner", choices=tune_settings.TUNER_CHOICES, default="bayesian", help="search algorithm (default bayesian)",
+        "--tuner",
+        choices=tune_settings.TUNER_CHOICES,
+        default="bayesian",
+        help="search algorithm (default bayesian)",
     )
     search.add_argument(
-        "--objective", choices=tune_settings.OBJECTIVE_CHOICES, default="ssim",
+        "--objective",
+        choices=tune_settings.OBJECTIVE_CHOICES,
+        default="ssim",
         help="validation metric: ssim (max), psnr (max) or l1 (mean absolute error, min) (default ssim)",
     )
     search.add_argument(
-        "--max-trials", type=_positive_int, default=None,
+        "--max-trials",
+        type=_positive_int,
+        default=None,
         help="trials of a bayesian or random search; raise it to extend a finished search "
         f"(default {tune_settings.DEFAULT_MAX_TRIALS})",
     )
     search.add_argument(
-        "--initial-points", type=_positive_int, default=None,
+        "--initial-points",
+        type=_positive_int,
+        default=None,
         help="random trials before the Bayesian model takes over (default: half the trials, at most 3 per "
         "hyperparameter); fixed when the search starts",
     )
     search.add_argument(
-        "--hyperband-factor", type=_positive_int, default=3, help="Hyperband's reduction factor (default 3)",
+        "--hyperband-factor",
+        type=_positive_int,
+        default=3,
+        help="Hyperband's reduction factor (default 3)",
     )
     search.add_argument(
-        "--max-failures", type=_non_negative_int, default=3,
+        "--max-failures",
+        type=_non_negative_int,
+        default=3,
         help="stop after this many failed trials in a row; 0 never stops (default 3)",
     )
     search.add_argument("--output-dir", default="runs/tune", help="search folder (default runs/tune)")
@@ -110,7 +127,8 @@ def build_parser():
     search.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity (default 1)")
     search.add_argument("--config", help="TOML or JSON training config as the base of every trial")
     training = parser.add_argument_group(
-        "training options", "the training command's options: fixed for every trial unless the space searches them",
+        "training options",
+        "the training command's options: fixed for every trial unless the space searches them",
     )
     defaults = TrainConfig().replace(**TUNE_DEFAULTS)
     fields = [f for f in TrainConfig.field_names() if f not in OWN_FIELDS]
@@ -134,9 +152,17 @@ def settings_from_args(args):
     """
     options = {k: v for k, v in vars(args).items() if k in TrainConfig.field_names() and k not in OWN_FIELDS}
     return make_settings(
-        search_space=args.search_space, tuner=args.tuner, objective=args.objective, max_trials=args.max_trials,
-        initial_points=args.initial_points, hyperband_factor=args.hyperband_factor, max_failures=args.max_failures,
-        output_dir=args.output_dir, overwrite=args.overwrite, verbose=args.verbose, config_file=args.config,
+        search_space=args.search_space,
+        tuner=args.tuner,
+        objective=args.objective,
+        max_trials=args.max_trials,
+        initial_points=args.initial_points,
+        hyperband_factor=args.hyperband_factor,
+        max_failures=args.max_failures,
+        output_dir=args.output_dir,
+        overwrite=args.overwrite,
+        verbose=args.verbose,
+        config_file=args.config,
         options=options,
     )
 

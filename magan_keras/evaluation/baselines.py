@@ -83,8 +83,16 @@ class Baselines:
 
     # === Fitting ===
     @classmethod
-    def fit(cls, examples, modalities=BRATS_MODALITIES, *, max_examples=None, bins=128,
-            description="training split", batch_size=64):
+    def fit(
+        cls,
+        examples,
+        modalities=BRATS_MODALITIES,
+        *,
+        max_examples=None,
+        bins=128,
+        description="training split",
+        batch_size=64,
+    ):
         """Fits both baselines on slice features or (images, mask) pairs.
 
         Args:

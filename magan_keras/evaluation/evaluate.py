@@ -44,7 +44,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from magan_keras.evaluation import protocols
+from magan_keras.evaluation import challenge, protocols
 from magan_keras.evaluation.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
 from magan_keras.evaluation.baselines import METHODS as BASELINE_METHODS
 from magan_keras.evaluation.results import MODEL_METHOD, EvaluationResults
@@ -71,8 +71,18 @@ def model_preprocessing(generator):
     return Preprocessing.from_config(getattr(generator, "preprocessing", None), tuple(generator.modalities))
 
 
-def evaluate_model(model, examples, *, targets=None, baselines=None, batch_size=8, canvas_size=None,
-                   max_subjects=None, progress=False, notes=()) -> EvaluationResults:
+def evaluate_model(
+    model,
+    examples,
+    *,
+    targets=None,
+    baselines=None,
+    batch_size=8,
+    canvas_size=None,
+    max_subjects=None,
+    progress=False,
+    notes=(),
+) -> EvaluationResults:
     """Scores a model (and the baselines) per subject and target with both protocols.
 
     Args:
@@ -113,18 +123,26 @@ def evaluate_model(model, examples, *, targets=None, baselines=None, batch_size=
         is_dataset = False
     if is_dataset:
         subject_source: Iterable = subjects_from_split(examples, modalities, max_subjects)
-        source_note = ("prepared split: each subject's stored slices stacked as its volume, at the "
-                       "stored size; BraSyn truth = stored slices on the unit scale")
+        source_note = (
+            "prepared split: each subject's stored slices stacked as its volume, at the "
+            "stored size; BraSyn truth = stored slices on the unit scale"
+        )
     elif isinstance(examples, (str, os.PathLike)):
         if modalities != BRATS_MODALITIES:
-            raise ValueError(f"a BraTS folder has the contrasts {BRATS_MODALITIES}; the model was "
-                             f"trained on {modalities}")
+            raise ValueError(
+                f"a BraTS folder has the contrasts {BRATS_MODALITIES}; the model was trained on {modalities}"
+            )
         subject_source = subjects_from_folder(examples, max_subjects, preprocessing.min_brain_fraction)
-        canvas = (f"canvas {canvas_size} px (given)" if canvas_size is not None
-                  else "canvas from the model's saved preprocessing")
-        source_note = (f"BraTS folder {examples}: whole volumes synthesised at their own "
-                       f"resolution as `magan_keras.synthesize` does ({canvas}); BraSyn truth = scanner "
-                       f"volume; per slice: slices with >= {preprocessing.min_brain_fraction:g} brain")
+        canvas = (
+            f"canvas {canvas_size} px (given)"
+            if canvas_size is not None
+            else "canvas from the model's saved preprocessing"
+        )
+        source_note = (
+            f"BraTS folder {examples}: whole volumes synthesised at their own "
+            f"resolution as `magan_keras.synthesize` does ({canvas}); BraSyn truth = scanner "
+            f"volume; per slice: slices with >= {preprocessing.min_brain_fraction:g} brain"
+        )
     else:
         subject_source = list(examples)[:max_subjects]
     methods = (MODEL_METHOD,) + (BASELINE_METHODS if baselines is not None else ())
@@ -141,33 +159,54 @@ def evaluate_model(model, examples, *, targets=None, baselines=None, batch_size=
                 available = np.ones(len(modalities), np.float32)
                 available[t] = 0.0
                 start = time.perf_counter()
-                predictions = {MODEL_METHOD: model_prediction(
-                    generator, subject, available, t, batch_size=batch_size, canvas_size=canvas_size)}
+                predictions = {
+                    MODEL_METHOD: model_prediction(
+                        generator, subject, available, t, batch_size=batch_size, canvas_size=canvas_size
+                    )
+                }
                 model_seconds += time.perf_counter() - start
                 volumes_done += 1
                 for method in methods[1:]:
-                    predictions[method] = baselines.predict(
-                        method, subject.images, available, t, subject.brain_mask)
+                    predictions[method] = baselines.predict(method, subject.images, available, t, subject.brain_mask)
                 truth = subject.images[..., t]
-                truth_brasyn = (subject.scanner[target] if subject.scanner is not None
-                                else inference.to_unit_scale(truth, subject.brain_mask))
+                truth_brasyn = (
+                    subject.scanner[target]
+                    if subject.scanner is not None
+                    else inference.to_unit_scale(truth, subject.brain_mask)
+                )
                 for method, prediction in predictions.items():
-                    row = {"subject_id": subject.subject_id, "target": target, "method": method,
-                           "slices": len(subject.slice_indices)}
-                    row.update(protocols.brasyn_metrics(
-                        inference.to_unit_scale(prediction, subject.brain_mask), truth_brasyn,
-                        subject.brain_mask, subject.seg))
-                    scores = protocols.slice_metrics(prediction, truth, subject.brain_mask,
-                                                     subject.slice_indices)
+                    row = {
+                        "subject_id": subject.subject_id,
+                        "target": target,
+                        "method": method,
+                        "slices": len(subject.slice_indices),
+                    }
+                    row.update(
+                        protocols.brasyn_metrics(
+                            inference.to_unit_scale(prediction, subject.brain_mask),
+                            truth_brasyn,
+                            subject.brain_mask,
+                            subject.seg,
+                        )
+                    )
+                    row.update(
+                        challenge.challenge_metrics(
+                            inference.to_unit_scale(prediction, subject.brain_mask), truth_brasyn, subject.seg
+                        )
+                    )
+                    scores = protocols.slice_metrics(prediction, truth, subject.brain_mask, subject.slice_indices)
                     row.update({k: scores[k] for k in protocols.SLICE_METRICS})
                     rows.append(row)
                 if target not in examples_out and len(subject.slice_indices):
                     index = int(subject.slice_indices[len(subject.slice_indices) // 2])
                     examples_out[target] = {
-                        "subject_id": subject.subject_id, "slice_index": index,
+                        "subject_id": subject.subject_id,
+                        "slice_index": index,
                         "truth": inference.to_unit_scale(truth[:, :, index], subject.brain_mask[:, :, index]),
-                        **{m: inference.to_unit_scale(p[:, :, index], subject.brain_mask[:, :, index])
-                           for m, p in predictions.items()},
+                        **{
+                            m: inference.to_unit_scale(p[:, :, index], subject.brain_mask[:, :, index])
+                            for m, p in predictions.items()
+                        },
                     }
             if bar is not None:
                 bar.update(1)
@@ -178,17 +217,26 @@ def evaluate_model(model, examples, *, targets=None, baselines=None, batch_size=
         raise ValueError("no subject to evaluate")
     all_notes = [source_note, f"targets scored with every other contrast given ({', '.join(modalities)})"]
     if preprocessing.assumed:
-        all_notes.append("the model carries no preprocessing record (saved before it was kept): the "
-                         "`brats` builder's defaults are assumed")
-    all_notes.append("magan: the model; " + "; ".join(
-        f"{m}: {BASELINE_DESCRIPTIONS[m]}, fitted on {baselines.description}" for m in methods[1:])
-        if baselines is not None else "magan: the model (no baselines)")
-    all_notes.append("BraSyn: each volume clipped to its own 0.5/99.5 percentiles (lower >= 0) and "
-                     "scaled to [0, 1]; 3-D SSIM (Gaussian 11, sigma 1.5) averaged over the brain, the "
-                     "tumour (seg > 0) and the non-tumour brain; PSNR over the brain")
-    all_notes.append("per slice: [-1, 1] -> [0, 1], PSNR / MAE over brain pixels, SSIM map (as "
-                     "tf.image.ssim, mirror-extended) averaged over brain pixels, mean over slices "
-                     "(PSNR capped at 100 dB)")
+        all_notes.append(
+            "the model carries no preprocessing record (saved before it was kept): the "
+            "`brats` builder's defaults are assumed"
+        )
+    all_notes.append(
+        "magan: the model; "
+        + "; ".join(f"{m}: {BASELINE_DESCRIPTIONS[m]}, fitted on {baselines.description}" for m in methods[1:])
+        if baselines is not None
+        else "magan: the model (no baselines)"
+    )
+    all_notes.append(
+        "BraSyn: each volume clipped to its own 0.5/99.5 percentiles (lower >= 0) and "
+        "scaled to [0, 1]; 3-D SSIM (Gaussian 11, sigma 1.5) averaged over the brain, the "
+        "tumour (seg > 0) and the non-tumour brain; PSNR over the brain"
+    )
+    all_notes.append(
+        "per slice: [-1, 1] -> [0, 1], PSNR / MAE over brain pixels, SSIM map (as "
+        "tf.image.ssim, mirror-extended) averaged over brain pixels, mean over slices "
+        "(PSNR capped at 100 dB)"
+    )
     all_notes.append("mean ± standard deviation over subjects (ddof=0)")
     all_notes.extend(notes)
     seconds = model_seconds / volumes_done if volumes_done else math.nan
@@ -226,13 +274,20 @@ def model_prediction(generator, subject, available, target, *, batch_size=8, can
     (16, 16, 2)
     """
     if not subject.model_size:
-        return inference.synthesize_volume(generator, subject.images * available, available, target,
-                                           subject.brain_mask, canvas_size=canvas_size,
-                                           batch_size=batch_size)
+        return inference.synthesize_volume(
+            generator,
+            subject.images * available,
+            available,
+            target,
+            subject.brain_mask,
+            canvas_size=canvas_size,
+            batch_size=batch_size,
+        )
     size = int(generator.image_size)
     if subject.images.shape[:2] != (size, size):
-        raise ValueError(f"subject {subject.subject_id}: slices are {subject.images.shape[:2]} but the "
-                         f"model takes {size} x {size}")
+        raise ValueError(
+            f"subject {subject.subject_id}: slices are {subject.images.shape[:2]} but the model takes {size} x {size}"
+        )
     stack = np.moveaxis(subject.images, 2, 0)  # [K, S, S, M]
     synthesis = inference.predict_slices(generator, stack, available, target, batch_size=batch_size)
     volume = np.clip(np.moveaxis(synthesis, 0, 2), -1.0, 1.0)

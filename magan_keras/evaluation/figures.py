@@ -101,13 +101,12 @@ def synthesis_figure(result, path, slices=None) -> pathlib.Path:
         for column, (title, volume) in enumerate(columns):
             _show(axes[row, column], volume[:, :, index], title if row == 0 else None)
         axes[row, 0].set_ylabel(f"axial {index}", fontsize=8)
-    figure.suptitle(f"{result.subject_id}: unit scale (0-1), anterior up, subject's right on the right",
-                    fontsize=9)
+    figure.suptitle(f"{result.subject_id}: unit scale (0-1), anterior up, subject's right on the right", fontsize=9)
     figure.tight_layout()
     return atomic.save_figure(figure, path)
 
 
-def evaluation_figure(results, path, metrics=("brasyn_ssim", "slice_psnr")) -> pathlib.Path:
+def evaluation_figure(results, path, metrics=("brain_ssim", "slice_psnr")) -> pathlib.Path:
     """Per-target distributions over subjects of each method, then example slices.
 
     Top rows: one panel per target and metric, a box plot (with the subjects as points) per
@@ -145,17 +144,22 @@ def evaluation_figure(results, path, metrics=("brasyn_ssim", "slice_psnr")) -> p
         for column, target in enumerate(targets):
             axis = figure.add_subplot(grid[row, column])
             data = [
-                np.asarray([r[metric] for r in results.rows
-                            if r["target"] == target and r["method"] == m and np.isfinite(r[metric])])
+                np.asarray(
+                    [
+                        r[metric]
+                        for r in results.rows
+                        if r["target"] == target and r["method"] == m and np.isfinite(r[metric])
+                    ]
+                )
                 for m in methods
             ]
             positions = np.arange(1, len(methods) + 1)
             if any(d.size for d in data):
-                axis.boxplot([d if d.size else [np.nan] for d in data], positions=positions,
-                             widths=0.5, showfliers=False)
+                axis.boxplot(
+                    [d if d.size else [np.nan] for d in data], positions=positions, widths=0.5, showfliers=False
+                )
                 for position, values in zip(positions, data):
-                    axis.plot(position + rng.uniform(-0.12, 0.12, values.size), values, ".",
-                              alpha=0.6, markersize=4)
+                    axis.plot(position + rng.uniform(-0.12, 0.12, values.size), values, ".", alpha=0.6, markersize=4)
             axis.set_xticks(positions)
             axis.set_xticklabels(methods, fontsize=7, rotation=20)
             axis.set_title(f"{target}: {metric}", fontsize=8)
@@ -166,10 +170,7 @@ def evaluation_figure(results, path, metrics=("brasyn_ssim", "slice_psnr")) -> p
         for column, (title, image) in enumerate(panels):
             axis = figure.add_subplot(grid[len(metrics) + offset, column])
             _show(axis, image, f"{target} {title}")
-        figure.axes[-len(panels)].set_ylabel(
-            f"{example['subject_id']}\naxial {example['slice_index']}", fontsize=7
-        )
-    figure.suptitle("Distributions over subjects (top) and example slices (bottom, unit scale)",
-                    fontsize=9)
+        figure.axes[-len(panels)].set_ylabel(f"{example['subject_id']}\naxial {example['slice_index']}", fontsize=7)
+    figure.suptitle("Distributions over subjects (top) and example slices (bottom, unit scale)", fontsize=9)
     figure.tight_layout()
     return atomic.save_figure(figure, path)

@@ -3,7 +3,7 @@
 Volumes are `[X, Y, Z]` with axial slices `[:, :, k]` (the canonical layout of `tfds_brats`;
 a prepared split's slices of one subject are stacked the same way).
 
-BraSyn (`brasyn_metrics`), as the BraTS 2023/2024 synthesis challenge scores a 3-D volume:
+Brain-restricted, BraSyn-style (`brasyn_metrics`, columns `brain_*`; the challenge's own scores are `challenge`):
 - prediction and ground truth are each clipped to their own 0.5 / 99.5 percentiles, taken over
   the whole volume with the lower one raised to 0 when negative (the challenge's
   `strictlyPositive`), and min-max scaled to [0, 1] (`brasyn_normalise`);
@@ -11,11 +11,11 @@ BraSyn (`brasyn_metrics`), as the BraTS 2023/2024 synthesis challenge scores a 3
   volume extended by mirror reflection at its faces so the map has the volume's size (the
   torchmetrics settings the challenge code uses);
 - for a region R both volumes are multiplied by R's mask, the map computed, and its mean over
-  R's voxels reported: `brasyn_ssim` (R = brain), `brasyn_ssim_tumour` (R = seg > 0),
-  `brasyn_ssim_non_tumour` (R = brain without the tumour). The challenge's code averages its
+  R's voxels reported: `brain_ssim` (R = brain), `brain_ssim_tumour` (R = seg > 0),
+  `brain_ssim_non_tumour` (R = brain without the tumour). The challenge's code averages its
   non-tumour map over the background too; here it is the non-tumour brain, as DESIGN.md asks.
   Tumour scores are NaN without a segmentation or without tumour voxels;
-- `brasyn_psnr`: PSNR in dB over the brain voxels of the two normalised volumes.
+- `brain_psnr`: PSNR in dB over the brain voxels of the two normalised volumes.
 
 Per slice (`slice_metrics`), what most 2-D papers (MM-GAN among them) report:
 - both images on the model's scale [-1, 1] mapped to [0, 1], everything outside the brain mask
@@ -54,7 +54,7 @@ WINDOW_SIGMA = 1.5
 K1 = 0.01
 K2 = 0.03
 MSE_FLOOR = 1e-10  # PSNR cap: 100 dB at data range 1
-BRASYN_METRICS = ("brasyn_ssim", "brasyn_ssim_tumour", "brasyn_ssim_non_tumour", "brasyn_psnr")
+BRASYN_METRICS = ("brain_ssim", "brain_ssim_tumour", "brain_ssim_non_tumour", "brain_psnr")
 SLICE_METRICS = ("slice_psnr", "slice_ssim", "slice_mae")
 
 
@@ -199,8 +199,7 @@ def _region_ssim(prediction, truth, region):
     half = WINDOW_SIZE // 2
     where = np.nonzero(region)
     box = tuple(
-        slice(max(int(w.min()) - half, 0), min(int(w.max()) + half + 1, n))
-        for w, n in zip(where, region.shape)
+        slice(max(int(w.min()) - half, 0), min(int(w.max()) + half + 1, n)) for w, n in zip(where, region.shape)
     )
     # Mirror extension at a face of the crop that is not a face of the volume could differ from
     # the full volume's values; the margin keeps every region voxel's window inside the crop.
@@ -220,7 +219,7 @@ def brasyn_metrics(prediction, truth, brain_mask, seg=None) -> dict:
         seg: `[X, Y, Z]` labels (tumour = seg > 0) or None.
 
     Returns:
-        dict with `brasyn_ssim`, `brasyn_ssim_tumour`, `brasyn_ssim_non_tumour`, `brasyn_psnr`.
+        dict with `brain_ssim`, `brain_ssim_tumour`, `brain_ssim_non_tumour`, `brain_psnr`.
 
     Example:
     >>> from magan_keras.evaluation.protocols import brasyn_metrics
@@ -229,7 +228,7 @@ def brasyn_metrics(prediction, truth, brain_mask, seg=None) -> dict:
     >>> mask[2:14, 2:14, 2:14] = True
     >>> volume = np.where(mask, np.random.default_rng(0).uniform(50, 150, mask.shape), 0.0)
     >>> scores = brasyn_metrics(volume, volume, mask)
-    >>> round(scores["brasyn_ssim"], 9), scores["brasyn_psnr"], scores["brasyn_ssim_tumour"]
+    >>> round(scores["brain_ssim"], 9), scores["brain_psnr"], scores["brain_ssim_tumour"]
     (1.0, 100.0, nan)
     """
     prediction = brasyn_normalise(prediction)
@@ -237,19 +236,18 @@ def brasyn_metrics(prediction, truth, brain_mask, seg=None) -> dict:
     brain = np.asarray(brain_mask, bool)
     if prediction.shape != truth.shape or brain.shape != truth.shape:
         raise ValueError(
-            f"brasyn_metrics: shapes differ: prediction {prediction.shape}, truth {truth.shape}, "
-            f"mask {brain.shape}"
+            f"brasyn_metrics: shapes differ: prediction {prediction.shape}, truth {truth.shape}, mask {brain.shape}"
         )
-    scores = {"brasyn_ssim": _region_ssim(prediction, truth, brain)}
+    scores = {"brain_ssim": _region_ssim(prediction, truth, brain)}
     tumour = None if seg is None else (np.asarray(seg) > 0)
     if tumour is None or not tumour.any():
-        scores["brasyn_ssim_tumour"] = math.nan
-        scores["brasyn_ssim_non_tumour"] = math.nan
+        scores["brain_ssim_tumour"] = math.nan
+        scores["brain_ssim_non_tumour"] = math.nan
     else:
-        scores["brasyn_ssim_tumour"] = _region_ssim(prediction, truth, tumour)
-        scores["brasyn_ssim_non_tumour"] = _region_ssim(prediction, truth, brain & ~tumour)
+        scores["brain_ssim_tumour"] = _region_ssim(prediction, truth, tumour)
+        scores["brain_ssim_non_tumour"] = _region_ssim(prediction, truth, brain & ~tumour)
     mse = float(np.mean((prediction[brain] - truth[brain]) ** 2)) if brain.any() else math.nan
-    scores["brasyn_psnr"] = psnr_from_mse(mse)
+    scores["brain_psnr"] = psnr_from_mse(mse)
     return scores
 
 

@@ -28,15 +28,17 @@ import pathlib
 import numpy as np
 
 from magan_keras import atomic
-from magan_keras.evaluation import protocols
+from magan_keras.evaluation import challenge, protocols
 
 MODEL_METHOD = "magan"
-METRICS = protocols.BRASYN_METRICS + protocols.SLICE_METRICS
+METRICS = challenge.CHALLENGE_METRICS + protocols.BRASYN_METRICS + protocols.SLICE_METRICS
 METRIC_TITLES = {
-    "brasyn_ssim": "BraSyn SSIM",
-    "brasyn_ssim_tumour": "SSIM tumour",
-    "brasyn_ssim_non_tumour": "SSIM non-tumour",
-    "brasyn_psnr": "BraSyn PSNR",
+    "challenge_ssim_tumour": "challenge SSIM tumour",
+    "challenge_ssim_non_tumour": "challenge SSIM non-tumour",
+    "brain_ssim": "brain SSIM",
+    "brain_ssim_tumour": "brain SSIM tumour",
+    "brain_ssim_non_tumour": "brain SSIM non-tumour",
+    "brain_psnr": "brain PSNR",
     "slice_psnr": "slice PSNR",
     "slice_ssim": "slice SSIM",
     "slice_mae": "slice MAE",
@@ -193,10 +195,10 @@ class EvaluationResults:
             # Leaving the stack without an error renames every temporary file over its target;
             # an error removes them all and keeps the previous outputs.
             temporary = {path.name: stack.enter_context(atomic.replacing(path)) for path in paths}
-            atomic.write_csv(temporary["per_subject.csv"], PER_SUBJECT_COLUMNS,
-                             [_csv_row(r, PER_SUBJECT_COLUMNS) for r in self.rows])
-            atomic.write_csv(temporary["summary.csv"], summary_columns,
-                             [_csv_row(r, summary_columns) for r in summary])
+            atomic.write_csv(
+                temporary["per_subject.csv"], PER_SUBJECT_COLUMNS, [_csv_row(r, PER_SUBJECT_COLUMNS) for r in self.rows]
+            )
+            atomic.write_csv(temporary["summary.csv"], summary_columns, [_csv_row(r, summary_columns) for r in summary])
             atomic.write_text(temporary["results.md"], "# MA-GAN evaluation\n\n" + self.to_markdown())
             if figure:
                 from magan_keras.evaluation import figures  # pylint: disable=import-outside-toplevel

@@ -107,8 +107,7 @@ def subjects_from_split(examples, modalities=BRATS_MODALITIES, max_subjects=None
         mask = np.stack([group["brain_mask"][i] for i in order], axis=2).astype(bool)
         has_seg = "seg" in group and bool(np.any(group.get("has_seg", [True])))
         seg = np.stack([group["seg"][i] for i in order], axis=2).astype(np.uint8) if has_seg else None
-        result.append(SubjectData(subject_id, images, mask, seg, None,
-                                  np.flatnonzero(mask.any(axis=(0, 1))), True))
+        result.append(SubjectData(subject_id, images, mask, seg, None, np.flatnonzero(mask.any(axis=(0, 1))), True))
     if not result:
         raise ValueError("the split holds no example")
     return result
@@ -149,8 +148,15 @@ def subjects_from_folder(data_dir, max_subjects=None, min_brain_fraction=MIN_BRA
             images, _, _ = examples.normalise_subject(volumes, mask)
         except intensity.ConstantImageError as error:
             raise subjects.SubjectError(files.subject_id, files.folder, str(error)) from error
-        yield SubjectData(files.subject_id, images, mask, seg, dict(volumes),
-                          examples.usable_slice_indices(mask, min_brain_fraction), False)
+        yield SubjectData(
+            files.subject_id,
+            images,
+            mask,
+            seg,
+            dict(volumes),
+            examples.usable_slice_indices(mask, min_brain_fraction),
+            False,
+        )
 
 
 def load_split(dataset, split, data_dir=None):

@@ -88,8 +88,9 @@ def export_generator(model, export_dir, *, name="magan", version=1, verbose=Fals
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"--version must be an int >= 1, got {version!r}")
     if keras.backend.backend() == "torch":
-        raise ValueError("SavedModel export does not work from the torch backend; "
-                         "set KERAS_BACKEND=tensorflow (or jax)")
+        raise ValueError(
+            "SavedModel export does not work from the torch backend; set KERAS_BACKEND=tensorflow (or jax)"
+        )
     generator = inference.load_generator(model)
     description = describe(generator)
     base = pathlib.Path(os.path.expanduser(os.fspath(export_dir))) / name
@@ -130,13 +131,17 @@ def describe(generator) -> dict:
         "modalities": modalities,
         "image_size": size,
         "inputs": {
-            "images": {"dtype": "float32", "shape": [-1, size, size, m],
-                       "meaning": "contrasts in 'modalities' order, normalised to [-1, 1], missing 0"},
+            "images": {
+                "dtype": "float32",
+                "shape": [-1, size, size, m],
+                "meaning": "contrasts in 'modalities' order, normalised to [-1, 1], missing 0",
+            },
             "available": {"dtype": "float32", "shape": [-1, m], "meaning": "1.0 where given"},
             "target": {"dtype": "float32", "shape": [-1, m], "meaning": "one-hot of the contrast to synthesise"},
         },
-        "outputs": {OUTPUT_NAME: {"dtype": "float32", "shape": [-1, size, size, 1],
-                                  "meaning": "synthesised target in [-1, 1]"}},
+        "outputs": {
+            OUTPUT_NAME: {"dtype": "float32", "shape": [-1, size, size, 1], "meaning": "synthesised target in [-1, 1]"}
+        },
         "preprocessing": record.to_config(),
         "preprocessing_assumed": bool(record.assumed),
         "notes": [note] if note else [],

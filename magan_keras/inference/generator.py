@@ -156,8 +156,9 @@ def canvas_size_of(generator, in_plane_shape, canvas_size=None) -> int:
     >>> canvas_size_of(old, (240, 240)), canvas_size_of(old, (64, 64)), canvas_size_of(old, (64, 64), 80)
     (256, 64, 80)
     """
-    return volume_io.resolve_canvas_size(canvas_size, in_plane_shape, int(generator.image_size),
-                                         preprocessing_of(generator))
+    return volume_io.resolve_canvas_size(
+        canvas_size, in_plane_shape, int(generator.image_size), preprocessing_of(generator)
+    )
 
 
 def predict_slices(generator, slices, available, target, *, batch_size=8, progress=None):
@@ -214,8 +215,9 @@ def predict_slices(generator, slices, available, target, *, batch_size=8, progre
     return outputs
 
 
-def synthesize_volume(generator, images, available, target, brain_mask, *, canvas_size=None,
-                      batch_size=8, progress=None):
+def synthesize_volume(
+    generator, images, available, target, brain_mask, *, canvas_size=None, batch_size=8, progress=None
+):
     """Synthesises one contrast for a whole normalised volume.
 
     Axial slices with brain are padded / cropped to the model's canvas and resized as the
@@ -252,11 +254,8 @@ def synthesize_volume(generator, images, available, target, brain_mask, *, canva
     image_size = int(generator.image_size)
     brain_mask = np.asarray(brain_mask, bool)
     canvas_size = canvas_size_of(generator, brain_mask.shape[:2], canvas_size)
-    slices, _, _, indices = slicing.to_model_slices(
-        images, brain_mask, image_size=image_size, canvas_size=canvas_size
-    )
-    predictions = predict_slices(generator, slices, available, target, batch_size=batch_size,
-                                 progress=progress)
+    slices, _, _, indices = slicing.to_model_slices(images, brain_mask, image_size=image_size, canvas_size=canvas_size)
+    predictions = predict_slices(generator, slices, available, target, batch_size=batch_size, progress=progress)
     volume = slicing.from_model_slices(predictions, indices, brain_mask.shape, canvas_size=canvas_size)
     volume = np.clip(volume, -1.0, 1.0)
     volume[~brain_mask] = -1.0

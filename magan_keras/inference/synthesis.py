@@ -185,14 +185,11 @@ def plan(files: Mapping[str, os.PathLike], modalities, targets=(), model_source=
     ({'t1': 'a'}, {}, ('t2',))
     """
     if not files:
-        raise InputError(
-            "no contrasts given: use --subject-dir or at least one of --t1, --t1ce, --t2, --flair"
-        )
+        raise InputError("no contrasts given: use --subject-dir or at least one of --t1, --t1ce, --t2, --flair")
     for name, path in files.items():
         if name not in modalities:
             raise InputError(
-                f"{path}: {model_source} was trained on contrasts {', '.join(modalities)} and has "
-                f"no input for '{name}'"
+                f"{path}: {model_source} was trained on contrasts {', '.join(modalities)} and has no input for '{name}'"
             )
     for name in targets:
         if name not in modalities:
@@ -229,8 +226,16 @@ def output_path(out_dir, subject_id, contrast) -> pathlib.Path:
     return pathlib.Path(out_dir) / f"{subject_id}_{contrast}{OUTPUT_SUFFIX}"
 
 
-def synthesize_subject(model, files: Mapping[str, os.PathLike], *, targets=(), subject_id=None,
-                       canvas_size=None, batch_size=8, progress=False) -> Synthesis:
+def synthesize_subject(
+    model,
+    files: Mapping[str, os.PathLike],
+    *,
+    targets=(),
+    subject_id=None,
+    canvas_size=None,
+    batch_size=8,
+    progress=False,
+) -> Synthesis:
     """Synthesises the missing (or the named) contrasts of one subject; writes nothing.
 
     Args:
@@ -287,13 +292,22 @@ def synthesize_subject(model, files: Mapping[str, os.PathLike], *, targets=(), s
 
     start = time.perf_counter()
     outputs = {}
-    bar = _progress_bar(progress, total=len(targets) * len(slicing.usable_slice_indices(mask, 0.0)),
-                        description=f"{subject_id}: synthesising {', '.join(targets)}")
+    bar = _progress_bar(
+        progress,
+        total=len(targets) * len(slicing.usable_slice_indices(mask, 0.0)),
+        description=f"{subject_id}: synthesising {', '.join(targets)}",
+    )
     try:
         for target in targets:
             volume = inference.synthesize_volume(
-                generator, images, available, target, mask, canvas_size=canvas,
-                batch_size=batch_size, progress=None if bar is None else bar.update,
+                generator,
+                images,
+                available,
+                target,
+                mask,
+                canvas_size=canvas,
+                batch_size=batch_size,
+                progress=None if bar is None else bar.update,
             )
             outputs[target] = inference.to_unit_scale(volume, mask)
     finally:
@@ -301,9 +315,7 @@ def synthesize_subject(model, files: Mapping[str, os.PathLike], *, targets=(), s
             bar.close()
     seconds = time.perf_counter() - start
 
-    input_units = {
-        name: inference.to_unit_scale(images[..., modalities.index(name)], mask) for name in inputs
-    }
+    input_units = {name: inference.to_unit_scale(images[..., modalities.index(name)], mask) for name in inputs}
     truth_units = {}
     for name in truths:
         truth_only = dataclasses.replace(
@@ -311,8 +323,18 @@ def synthesize_subject(model, files: Mapping[str, os.PathLike], *, targets=(), s
         )
         normalised, _ = volume_io.normalise_inputs(truth_only, modalities, mask, **percentiles)
         truth_units[name] = inference.to_unit_scale(normalised[..., modalities.index(name)], mask)
-    return Synthesis(subject_id, outputs, input_units, truth_units, mask, loaded, seconds,
-                     preprocessing=record, canvas_size=int(canvas), notes=tuple(notes))
+    return Synthesis(
+        subject_id,
+        outputs,
+        input_units,
+        truth_units,
+        mask,
+        loaded,
+        seconds,
+        preprocessing=record,
+        canvas_size=int(canvas),
+        notes=tuple(notes),
+    )
 
 
 def existing_outputs(out_dir, subject_id, targets) -> list:
@@ -357,15 +379,16 @@ def write_outputs(result: Synthesis, out_dir, *, overwrite=False) -> list:
     out_dir = pathlib.Path(out_dir)
     existing = existing_outputs(out_dir, result.subject_id, result.outputs)
     if existing and not overwrite:
-        raise FileExistsError(
-            f"{existing[0]} exists; pass --overwrite (overwrite=True) to replace it"
-        )
+        raise FileExistsError(f"{existing[0]} exists; pass --overwrite (overwrite=True) to replace it")
     written = []
     for target, volume in result.outputs.items():
         written.append(
             volume_io.save_like(
-                volume, result.loaded.reference, output_path(out_dir, result.subject_id, target),
-                description=f"MA-GAN synthetic {target}, unit scale", cal_range=(0.0, 1.0),
+                volume,
+                result.loaded.reference,
+                output_path(out_dir, result.subject_id, target),
+                description=f"MA-GAN synthetic {target}, unit scale",
+                cal_range=(0.0, 1.0),
             )
         )
     return written

@@ -99,8 +99,7 @@ def load_volumes(paths: Mapping[str, os.PathLike | str], subject_id: str | None 
     volumes, _, geometry = subjects.load_subject(dict(paths), subject_id, required=())
     paths = {name: geometry.paths[name] for name in volumes}
     subject_id = subject_id or next(iter(paths.values())).parent.name or "?"
-    return LoadedVolumes(subject_id, volumes, paths, geometry.reference, next(iter(paths.values())),
-                         geometry.affine)
+    return LoadedVolumes(subject_id, volumes, paths, geometry.reference, next(iter(paths.values())), geometry.affine)
 
 
 def brain_mask_of(volumes: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -123,7 +122,11 @@ def brain_mask_of(volumes: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def normalise_inputs(
-    loaded: LoadedVolumes, modalities, brain_mask: np.ndarray, *, lower_percentile: float = LOWER_PERCENTILE,
+    loaded: LoadedVolumes,
+    modalities,
+    brain_mask: np.ndarray,
+    *,
+    lower_percentile: float = LOWER_PERCENTILE,
     upper_percentile: float = UPPER_PERCENTILE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The training normalisation of each loaded contrast, stacked in the model's order.
@@ -207,8 +210,9 @@ def resolve_canvas_size(canvas_size, in_plane_shape, image_size, preprocessing=N
     return int(canvas_size)
 
 
-def save_like(canonical: np.ndarray, reference, path: os.PathLike | str, *, description: str = "",
-              cal_range=None) -> pathlib.Path:
+def save_like(
+    canonical: np.ndarray, reference, path: os.PathLike | str, *, description: str = "", cal_range=None
+) -> pathlib.Path:
     """Writes a canonical float32 array in the voxel order, affine and header of `reference`.
 
     The array is turned back from canonical (RAS+) to the reference file's own orientation; the

@@ -41,8 +41,14 @@ class ConvBlock(keras.layers.Layer):
     """
 
     def __init__(
-        self, filters, kernel_size=3, strides=1, transpose=False, normalize=True,
-        activation="relu", **kwargs,
+        self,
+        filters,
+        kernel_size=3,
+        strides=1,
+        transpose=False,
+        normalize=True,
+        activation="relu",
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.filters = int(filters)
@@ -53,8 +59,12 @@ class ConvBlock(keras.layers.Layer):
         self.activation = activation
         conv_class = keras.layers.Conv2DTranspose if self.transpose else keras.layers.Conv2D
         self.conv = conv_class(
-            self.filters, self.kernel_size, strides=self.strides, padding="same",
-            use_bias=not self.normalize, kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+            self.filters,
+            self.kernel_size,
+            strides=self.strides,
+            padding="same",
+            use_bias=not self.normalize,
+            kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
             name="conv",
         )
         self.norm = instance_norm("norm") if self.normalize else None
@@ -105,8 +115,12 @@ class ConvBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-            transpose=self.transpose, normalize=self.normalize, activation=self.activation,
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            strides=self.strides,
+            transpose=self.transpose,
+            normalize=self.normalize,
+            activation=self.activation,
         )
         return config
 

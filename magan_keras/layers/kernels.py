@@ -64,7 +64,7 @@ def fast_kernels_enabled():
     return _REFERENCE_DEPTH == 0 and keras.backend.backend() == "tensorflow" and not _has_gpu()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _has_gpu():
     import tensorflow as tf
 
@@ -95,9 +95,7 @@ def instance_norm(x, gamma, beta, epsilon):
     beta = tf.cast(beta, tf.float32)
 
     def fused(images, scale, offset):
-        out, _, _ = tf.compat.v1.nn.fused_batch_norm(
-            images, scale, offset, epsilon=epsilon, is_training=True
-        )
+        out, _, _ = tf.compat.v1.nn.fused_batch_norm(images, scale, offset, epsilon=epsilon, is_training=True)
         return out
 
     batch = x.shape[0]
@@ -139,9 +137,7 @@ def _patch_filter_grad(images, out_grad, kernel_size, strides):
     patches = tf.image.extract_patches(
         images, [1, k, k, 1], [1, strides, strides, 1], [1, 1, 1, 1], "SAME"
     )  # [B, H', W', k*k*Cin], channel (p, q, c)
-    matrix = tf.matmul(
-        tf.reshape(patches, (-1, k * k * cin)), tf.reshape(out_grad, (-1, cout)), transpose_a=True
-    )
+    matrix = tf.matmul(tf.reshape(patches, (-1, k * k * cin)), tf.reshape(out_grad, (-1, cout)), transpose_a=True)
     return tf.reshape(matrix, (k, k, cin, cout))
 
 
@@ -247,9 +243,7 @@ def narrow_conv2d(x, kernel):
             # d planes[t] = dy shifted back by tap t; then dK = x^T @ d planes.
             padded = tf.pad(dy, [[0, 0], [r, r], [r, r], [0, 0]])
             taps = [(2 * r - p, 2 * r - q) for p in range(k) for q in range(k)]
-            shifted = tf.concat(
-                [padded[:, i : i + h, j : j + w, :] for i, j in taps], axis=-1
-            )  # [B, H, W, k*k*Cout]
+            shifted = tf.concat([padded[:, i : i + h, j : j + w, :] for i, j in taps], axis=-1)  # [B, H, W, k*k*Cout]
             dmatrix = tf.matmul(tf.reshape(x, (-1, cin)), tf.reshape(shifted, (-1, k * k * cout)), transpose_a=True)
             dkernel = tf.transpose(tf.reshape(dmatrix, (cin, k * k, cout)), (1, 0, 2))
             return dx, tf.reshape(dkernel, (k, k, cin, cout))

@@ -50,7 +50,10 @@ class PatchDiscriminator(keras.Model):
                 ConvBlock(8 * f, 4, strides=1, activation="leaky_relu", name="c4"),
             ]
             self.to_logits = keras.layers.Conv2D(
-                1, 4, padding="same", name="logits",
+                1,
+                4,
+                padding="same",
+                name="logits",
                 kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
             )
 
@@ -68,12 +71,14 @@ class PatchDiscriminator(keras.Model):
     def build_on_zeros(self, image_size, batch_size=1):
         """Builds every weight by calling the model on zeros of the given size."""
         m = self.num_modalities
-        self({
-            "images": ops.zeros((batch_size, image_size, image_size, m)),
-            "available": ops.ones((batch_size, m)),
-            "target": ops.zeros((batch_size, m)),
-            "candidate": ops.zeros((batch_size, image_size, image_size, 1)),
-        })
+        self(
+            {
+                "images": ops.zeros((batch_size, image_size, image_size, m)),
+                "available": ops.ones((batch_size, m)),
+                "target": ops.zeros((batch_size, m)),
+                "candidate": ops.zeros((batch_size, image_size, image_size, 1)),
+            }
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -104,8 +104,13 @@ class MultiBranchGenerator(keras.Model):
             self.preprocessing = Preprocessing.from_config(preprocessing, self.modalities)
             # === Layers ===
             self.encoders = [
-                Encoder(base_filters, intra_attention, attention_reduction, return_skip=self.decoder_skip,
-                        name=f"encoder_{m}")
+                Encoder(
+                    base_filters,
+                    intra_attention,
+                    attention_reduction,
+                    return_skip=self.decoder_skip,
+                    name=f"encoder_{m}",
+                )
                 for m in self.modalities
             ]
             self.attention = (
@@ -114,12 +119,18 @@ class MultiBranchGenerator(keras.Model):
                 else None
             )
             self.fusion = keras.layers.Conv2D(
-                4 * self.base_filters, 1, activation="relu", name="fusion",
+                4 * self.base_filters,
+                1,
+                activation="relu",
+                name="fusion",
                 kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
             )
             self.skip_fusion = (
                 keras.layers.Conv2D(
-                    self.base_filters, 1, activation="relu", name="skip_fusion",
+                    self.base_filters,
+                    1,
+                    activation="relu",
+                    name="skip_fusion",
                     kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
                 )
                 if self.decoder_skip
@@ -190,7 +201,18 @@ class MultiBranchGenerator(keras.Model):
     @classmethod
     def from_config(cls, config):
         # A file written before an option existed was built with that option's old default.
-        keys = ("modalities", "image_size", "base_filters", "res_blocks", "modal_attention", "intra_attention", "gamma", "attention_reduction", "pooled_attention", "decoder_skip")
+        keys = (
+            "modalities",
+            "image_size",
+            "base_filters",
+            "res_blocks",
+            "modal_attention",
+            "intra_attention",
+            "gamma",
+            "attention_reduction",
+            "pooled_attention",
+            "decoder_skip",
+        )
         return cls(**with_saved_defaults(config, keys))
 
     def get_config(self):
@@ -246,9 +268,7 @@ def example_inputs(batch_size, image_size, num_modalities):
     >>> tuple(example_inputs(1, 32, 4)["images"].shape)
     (1, 32, 32, 4)
     """
-    available = ops.concatenate(
-        [ops.ones((batch_size, num_modalities - 1)), ops.zeros((batch_size, 1))], axis=1
-    )
+    available = ops.concatenate([ops.ones((batch_size, num_modalities - 1)), ops.zeros((batch_size, 1))], axis=1)
     return {
         "images": ops.zeros((batch_size, image_size, image_size, num_modalities)),
         "available": available,

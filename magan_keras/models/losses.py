@@ -10,7 +10,6 @@ from keras import ops
 
 from magan_keras.models import metrics as image_metrics
 
-
 GAN_LOSSES = ("vanilla", "lsgan")
 
 
@@ -100,8 +99,19 @@ def batch_mean(per_example):
 
 
 def generator_losses(
-    y_true, synthesis, fake_logits, branch_features=None, fused_features=None, teacher=None,
-    available=None, *, lambda_l1, alpha, beta, gan_loss, lambda_ssim=0.0,
+    y_true,
+    synthesis,
+    fake_logits,
+    branch_features=None,
+    fused_features=None,
+    teacher=None,
+    available=None,
+    *,
+    lambda_l1,
+    alpha,
+    beta,
+    gan_loss,
+    lambda_ssim=0.0,
 ):
     """The generator's loss terms and `L_G = lambda_l1 L1 + L_GAN + alpha L_intra + beta L_inter`.
 

@@ -3,16 +3,15 @@
 import keras
 from keras import ops
 
+from magan_keras.models import losses as magan_losses
 from magan_keras.models import metrics as image_metrics
-
 from magan_keras.models.discriminator import PatchDiscriminator
 from magan_keras.models.generator import MultiBranchGenerator
-from magan_keras.models.presets import DEFAULT, validate_options, with_saved_defaults
 from magan_keras.models.precision import sublayers_follow
+from magan_keras.models.presets import DEFAULT, validate_options, with_saved_defaults
 from magan_keras.models.self_representation import SelfRepresentationNetwork
 from magan_keras.models.single_input_generator import SingleInputGenerator
 from tfds_brats.preprocessing import Preprocessing
-from magan_keras.models import losses as magan_losses
 
 
 def default_optimizer(name):
@@ -129,15 +128,30 @@ class MAGAN(keras.Model):
     ):
         super().__init__(**kwargs)
         # === Config (validated in one place: presets.validate_options) ===
-        options = validate_options({
-            "modalities": modalities, "image_size": image_size, "base_filters": base_filters,
-            "res_blocks": res_blocks, "discriminator_filters": discriminator_filters, "gamma": gamma,
-            "alpha": alpha, "beta": beta, "lambda_l1": lambda_l1, "lambda_ssim": lambda_ssim,
-            "gan_loss": gan_loss, "modal_attention": modal_attention, "intra_attention": intra_attention,
-            "sr_supervision": sr_supervision, "sr_schedule": sr_schedule, "sr_pretrain_steps": sr_pretrain_steps,
-            "attention_reduction": attention_reduction, "pooled_attention": pooled_attention,
-            "generator": generator, "decoder_skip": decoder_skip,
-        })
+        options = validate_options(
+            {
+                "modalities": modalities,
+                "image_size": image_size,
+                "base_filters": base_filters,
+                "res_blocks": res_blocks,
+                "discriminator_filters": discriminator_filters,
+                "gamma": gamma,
+                "alpha": alpha,
+                "beta": beta,
+                "lambda_l1": lambda_l1,
+                "lambda_ssim": lambda_ssim,
+                "gan_loss": gan_loss,
+                "modal_attention": modal_attention,
+                "intra_attention": intra_attention,
+                "sr_supervision": sr_supervision,
+                "sr_schedule": sr_schedule,
+                "sr_pretrain_steps": sr_pretrain_steps,
+                "attention_reduction": attention_reduction,
+                "pooled_attention": pooled_attention,
+                "generator": generator,
+                "decoder_skip": decoder_skip,
+            }
+        )
         self.modalities = options["modalities"]
         self.image_size = options["image_size"]
         self.base_filters = options["base_filters"]
@@ -163,17 +177,29 @@ class MAGAN(keras.Model):
         with sublayers_follow(self):
             if generator == "single_input":
                 self.generator = SingleInputGenerator(
-                    self.modalities, self.image_size, self.base_filters, self.res_blocks,
-                    intra_attention=self.intra_attention, attention_reduction=self.attention_reduction,
-                    preprocessing=self.preprocessing.to_config(stored=True), name="generator",
+                    self.modalities,
+                    self.image_size,
+                    self.base_filters,
+                    self.res_blocks,
+                    intra_attention=self.intra_attention,
+                    attention_reduction=self.attention_reduction,
+                    preprocessing=self.preprocessing.to_config(stored=True),
+                    name="generator",
                 )
             else:
                 self.generator = MultiBranchGenerator(
-                    self.modalities, self.image_size, self.base_filters, self.res_blocks,
-                    modal_attention=self.modal_attention, intra_attention=self.intra_attention,
-                    gamma=self.gamma, attention_reduction=self.attention_reduction,
-                    pooled_attention=self.pooled_attention, decoder_skip=self.decoder_skip,
-                    preprocessing=self.preprocessing.to_config(stored=True), name="generator",
+                    self.modalities,
+                    self.image_size,
+                    self.base_filters,
+                    self.res_blocks,
+                    modal_attention=self.modal_attention,
+                    intra_attention=self.intra_attention,
+                    gamma=self.gamma,
+                    attention_reduction=self.attention_reduction,
+                    pooled_attention=self.pooled_attention,
+                    decoder_skip=self.decoder_skip,
+                    preprocessing=self.preprocessing.to_config(stored=True),
+                    name="generator",
                 )
             self.discriminator = PatchDiscriminator(
                 len(self.modalities), self.discriminator_filters, name="discriminator"
@@ -189,9 +215,7 @@ class MAGAN(keras.Model):
             self.discriminator.build_on_zeros(self.image_size)
             if self.self_representation is not None:
                 self.self_representation.build_on_zeros()
-            self.sr_pretrained = self.add_weight(
-                shape=(), initializer="zeros", trainable=False, name="sr_pretrained"
-            )
+            self.sr_pretrained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="sr_pretrained")
             # === Trackers ===
             names = ["g_loss", "g_l1", "g_gan", "d_loss"]
             if self.lambda_ssim > 0:
@@ -294,8 +318,7 @@ class MAGAN(keras.Model):
         synthesis = outputs["synthesis"]
         batch = ops.shape(y)[0]
         d_inputs = {
-            key: ops.concatenate([inputs[key], inputs[key]], axis=0)
-            for key in ("images", "available", "target")
+            key: ops.concatenate([inputs[key], inputs[key]], axis=0) for key in ("images", "available", "target")
         }
         d_inputs["candidate"] = ops.concatenate([y, synthesis], axis=0)
         logits = self.discriminator(d_inputs, training=training)
@@ -309,10 +332,18 @@ class MAGAN(keras.Model):
             results["sr_loss"] = magan_losses.batch_mean(magan_losses.l1_loss(y, reconstruction))
         results.update(
             magan_losses.generator_losses(
-                y, synthesis, fake_logits, outputs["branch_features"], outputs["fused_features"],
-                teacher, outputs.get("branch_available", inputs["available"]),
-                lambda_l1=self.lambda_l1, lambda_ssim=self.lambda_ssim, alpha=self.alpha,
-                beta=self.beta, gan_loss=self.gan_loss,
+                y,
+                synthesis,
+                fake_logits,
+                outputs["branch_features"],
+                outputs["fused_features"],
+                teacher,
+                outputs.get("branch_available", inputs["available"]),
+                lambda_l1=self.lambda_l1,
+                lambda_ssim=self.lambda_ssim,
+                alpha=self.alpha,
+                beta=self.beta,
+                gan_loss=self.gan_loss,
             )
         )
         results["d_loss"] = magan_losses.discriminator_loss(real_logits, fake_logits, self.gan_loss)

@@ -112,6 +112,5 @@ class Decoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(base_filters=self.base_filters, res_blocks=self.res_blocks,
-                      skip_connection=self.skip_connection)
+        config.update(base_filters=self.base_filters, res_blocks=self.res_blocks, skip_connection=self.skip_connection)
         return config

@@ -59,7 +59,5 @@ class SelfRepresentationNetwork(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            image_size=self.image_size, base_filters=self.base_filters, res_blocks=self.res_blocks
-        )
+        config.update(image_size=self.image_size, base_filters=self.base_filters, res_blocks=self.res_blocks)
         return config

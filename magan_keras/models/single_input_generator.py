@@ -70,7 +70,10 @@ class SingleInputGenerator(keras.Model):
             self.attention_reduction = int(attention_reduction)
             self.encoder = Encoder(base_filters, intra_attention, attention_reduction, name="encoder")
             self.fusion = keras.layers.Conv2D(
-                4 * self.base_filters, 1, activation="relu", name="fusion",
+                4 * self.base_filters,
+                1,
+                activation="relu",
+                name="fusion",
                 kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
             )
             self.decoder = Decoder(base_filters, res_blocks, name="decoder")

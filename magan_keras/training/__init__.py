@@ -1,1 +1,2 @@
-"""Training: the run configuration, the run itself, callbacks, schedules, distribution strategies, plots and the report."""
+"""Training: the run configuration, the run itself, callbacks, schedules, strategies, plots
+and the report."""

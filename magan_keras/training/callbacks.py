@@ -102,9 +102,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.monitor not in logs:
-            raise ValueError(
-                f"AtomicCheckpoint: monitor {self.monitor!r} is not in the epoch's logs {sorted(logs)}"
-            )
+            raise ValueError(f"AtomicCheckpoint: monitor {self.monitor!r} is not in the epoch's logs {sorted(logs)}")
         if not self.enabled:
             return
         atomic.save_model(self.model, os.path.join(self.directory, "last.keras"))

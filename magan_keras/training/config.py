@@ -115,7 +115,8 @@ class TrainConfig:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.validation_steps is not None and (
-            not isinstance(self.validation_steps, int) or isinstance(self.validation_steps, bool)
+            not isinstance(self.validation_steps, int)
+            or isinstance(self.validation_steps, bool)
             or self.validation_steps < 1
         ):
             raise ValueError(f"validation_steps must be a positive integer or null, got {self.validation_steps!r}")
@@ -220,8 +221,21 @@ class TrainConfig:
     def model_kwargs(self):
         """The `MAGAN` constructor arguments this config implies."""
         keys = (
-            "image_size", "base_filters", "res_blocks", "gamma", "alpha", "beta", "lambda_l1", "lambda_ssim",
-            "gan_loss", "modal_attention", "intra_attention", "sr_supervision", "sr_schedule", "sr_pretrain_steps",
-            "generator", "decoder_skip",
+            "image_size",
+            "base_filters",
+            "res_blocks",
+            "gamma",
+            "alpha",
+            "beta",
+            "lambda_l1",
+            "lambda_ssim",
+            "gan_loss",
+            "modal_attention",
+            "intra_attention",
+            "sr_supervision",
+            "sr_schedule",
+            "sr_pretrain_steps",
+            "generator",
+            "decoder_skip",
         )
         return {key: getattr(self, key) for key in keys}

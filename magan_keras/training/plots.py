@@ -36,8 +36,7 @@ def sample_grid(inputs, y, synthesis, modalities, path, title=""):
     for row in range(rows):
         name = modalities[int(np.argmax(target[row]))]
         panels = [
-            (images[row, ..., k], f"{m}" if available[row, k] else f"{m} (missing)")
-            for k, m in enumerate(modalities)
+            (images[row, ..., k], f"{m}" if available[row, k] else f"{m} (missing)") for k, m in enumerate(modalities)
         ]
         panels += [
             (y[row, ..., 0], f"true {name}"),
@@ -51,8 +50,10 @@ def sample_grid(inputs, y, synthesis, modalities, path, title=""):
             if is_missing:
                 image = np.full_like(image, -1.0)
             axis.imshow(
-                image, cmap="magma" if is_error else "gray",
-                vmin=0.0 if is_error else -1.0, vmax=1.0,
+                image,
+                cmap="magma" if is_error else "gray",
+                vmin=0.0 if is_error else -1.0,
+                vmax=1.0,
             )
             axis.set_title(label, fontsize=7)
             axis.axis("off")

@@ -322,7 +322,9 @@ def prepared_builder(config):
         builder = prepare(manual_dir=config.data_dir, image_size=config.image_size, data_dir=config.tfds_data_dir)
     else:
         builder = prepare(
-            phantom=True, image_size=config.image_size, num_subjects=config.num_subjects,
+            phantom=True,
+            image_size=config.image_size,
+            num_subjects=config.num_subjects,
             data_dir=config.tfds_data_dir,
         )
     size = builder.info.features["images"].shape[0]
@@ -358,14 +360,23 @@ def load_splits(config, builder=None):
 def make_datasets(config, splits):
     """Training and validation batches for `MAGAN.fit` from the opened splits."""
     train = magan_data.make_dataset(
-        splits["train"], batch_size=config.batch_size, scenario=config.data_scenario,
-        shuffle=True, seed=config.seed, augment=config.augment,
+        splits["train"],
+        batch_size=config.batch_size,
+        scenario=config.data_scenario,
+        shuffle=True,
+        seed=config.seed,
+        augment=config.augment,
     )
     validation_split = splits.get("validation") or splits.get("test")
     repeat = config.validation_steps is not None
     validation = magan_data.make_dataset(
-        validation_split, batch_size=config.batch_size, scenario=config.data_scenario,
-        shuffle=False, seed=config.seed + 1, repeat=repeat, drop_remainder=repeat,
+        validation_split,
+        batch_size=config.batch_size,
+        scenario=config.data_scenario,
+        shuffle=False,
+        seed=config.seed + 1,
+        repeat=repeat,
+        drop_remainder=repeat,
     )
     return train, validation
 
@@ -385,21 +396,29 @@ def build_model(config, strategy=None, preprocessing=None):
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         model = MAGAN(
-            **config.model_kwargs(), dtype=config.precision,
+            **config.model_kwargs(),
+            dtype=config.precision,
             preprocessing=preprocessing.to_config() if preprocessing is not None else None,
         )
-        model.compile(**{
-            f"{part}_optimizer": keras.optimizers.Adam(learning_rate_for(config), beta_1=0.5, name=f"{part}_adam")
-            for part in ("g", "d", "sr")
-        })
+        model.compile(
+            **{
+                f"{part}_optimizer": keras.optimizers.Adam(learning_rate_for(config), beta_1=0.5, name=f"{part}_adam")
+                for part in ("g", "d", "sr")
+            }
+        )
     return model
 
 
 def sample_batch(split, config, count=4):
     """A few fixed examples (targets cycling through the contrasts) for the sample grids."""
     examples = magan_data.make_dataset(
-        split, batch_size=count, scenario=config.data_scenario, shuffle=False, seed=config.seed + 2,
-        repeat=False, drop_remainder=False,
+        split,
+        batch_size=count,
+        scenario=config.data_scenario,
+        shuffle=False,
+        seed=config.seed + 2,
+        repeat=False,
+        drop_remainder=False,
     )
     inputs, y = next(iter(examples))[:2]
     return {k: np.asarray(v) for k, v in inputs.items()}, np.asarray(y)
@@ -415,8 +434,13 @@ def evaluate_per_target(model, split, config, verbose=0):
     targets = [config.target] if config.target else list(BRATS_MODALITIES)
     for contrast in targets:
         examples = magan_data.make_dataset(
-            split, batch_size=config.batch_size, scenario=contrast, shuffle=False,
-            seed=config.seed, repeat=False, drop_remainder=False,
+            split,
+            batch_size=config.batch_size,
+            scenario=contrast,
+            shuffle=False,
+            seed=config.seed,
+            repeat=False,
+            drop_remainder=False,
         )
         logs = model.evaluate(examples, verbose=verbose, return_dict=True)
         results[contrast] = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()}
@@ -547,8 +571,10 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
         callbacks = [
             # First, so that its on_train_end (the final save) runs before BackupAndRestore deletes the backup.
             run_callbacks.FinishTraining(
-                paths["model"], os.path.join(paths["checkpoints"], "last.keras"),
-                on_done=lambda: write_marker(output_dir, training_done=True), enabled=chief,
+                paths["model"],
+                os.path.join(paths["checkpoints"], "last.keras"),
+                on_done=lambda: write_marker(output_dir, training_done=True),
+                enabled=chief,
             ),
             run_callbacks.StopOnNonFiniteLoss(),
             keras.callbacks.BackupAndRestore(paths["backup"], double_checkpoint=True),
@@ -559,14 +585,20 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
             *extra_callbacks,
         ]
         model.fit(
-            train_examples, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            validation_data=validation_examples, validation_steps=config.validation_steps,
-            callbacks=callbacks, verbose=verbose,
+            train_examples,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            validation_data=validation_examples,
+            validation_steps=config.validation_steps,
+            callbacks=callbacks,
+            verbose=verbose,
         )
     test_metrics = evaluate_per_target(model, test_split, config)
-    sample_pngs = sorted(
-        os.path.join(paths["samples"], f) for f in os.listdir(paths["samples"]) if f.endswith(".png")
-    ) if os.path.isdir(paths["samples"]) else []
+    sample_pngs = (
+        sorted(os.path.join(paths["samples"], f) for f in os.listdir(paths["samples"]) if f.endswith(".png"))
+        if os.path.isdir(paths["samples"])
+        else []
+    )
     if chief:
         if not os.path.isfile(paths["model"]):  # FinishTraining saved it; a non-chief's fit does not
             atomic.save_model(model, paths["model"])
@@ -579,7 +611,11 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
         }
         write_report(paths["report"], config, test_metrics, written, evaluation)
     return RunResult(
-        output_dir=os.path.dirname(paths["report"]), model_path=paths["model"], report_path=paths["report"],
-        metrics_csv=paths["metrics_csv"], curves_png=paths["curves"], sample_pngs=sample_pngs,
+        output_dir=os.path.dirname(paths["report"]),
+        model_path=paths["model"],
+        report_path=paths["report"],
+        metrics_csv=paths["metrics_csv"],
+        curves_png=paths["curves"],
+        sample_pngs=sample_pngs,
         test_metrics=test_metrics,
     )

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+
 @keras.saving.register_keras_serializable(package="magan_keras")
 class HoldThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Holds the learning rate, then decays it linearly to zero (pix2pix's `linear` policy).
@@ -55,4 +56,6 @@ def learning_rate_for(config):
         return config.learning_rate
     total_steps = config.epochs * config.steps_per_epoch
     hold_steps = total_steps // 2
-    return HoldThenLinearDecay(config.learning_rate, hold_steps=hold_steps, decay_steps=max(1, total_steps - hold_steps))
+    return HoldThenLinearDecay(
+        config.learning_rate, hold_steps=hold_steps, decay_steps=max(1, total_steps - hold_steps)
+    )

@@ -252,9 +252,19 @@ def default_initial_points(num_hyperparameters, max_trials):
 
 
 def make_tuner(
-    kind, hypermodel, objective="ssim", max_trials=10, directory="runs/tune", project_name="search",
-    initial_points=None, hyperband_factor=3, max_epochs=None, seed=1, max_failures=3,
-    distribution_strategy=None, overwrite=False,
+    kind,
+    hypermodel,
+    objective="ssim",
+    max_trials=10,
+    directory="runs/tune",
+    project_name="search",
+    initial_points=None,
+    hyperband_factor=3,
+    max_epochs=None,
+    seed=1,
+    max_failures=3,
+    distribution_strategy=None,
+    overwrite=False,
 ):
     """A tuner of `kind` (`bayesian`, `random`, `hyperband`) over `hypermodel`.
 
@@ -285,8 +295,12 @@ def make_tuner(
     if kind not in TUNERS:
         raise ValueError(f"tuner must be one of {list(TUNERS)}, got {kind!r}")
     common = dict(
-        hypermodel=hypermodel, objective=make_objective(objective), directory=directory,
-        project_name=project_name, overwrite=overwrite, seed=seed,
+        hypermodel=hypermodel,
+        objective=make_objective(objective),
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite,
+        seed=seed,
         distribution_strategy=distribution_strategy,
         # Failures are counted by the mixin (after the oracle has saved them);
         # the oracle's own count raises before saving.
@@ -299,7 +313,9 @@ def make_tuner(
         tuner = RandomTuner(max_trials=max_trials, **common)
     else:
         tuner = HyperbandTuner(
-            max_epochs=max_epochs or hypermodel.config.epochs, factor=hyperband_factor, hyperband_iterations=1,
+            max_epochs=max_epochs or hypermodel.config.epochs,
+            factor=hyperband_factor,
+            hyperband_iterations=1,
             **common,
         )
     tuner.max_failures = max_failures

@@ -50,8 +50,14 @@ def example_row(trial, score, status="COMPLETED", **values):
     {'gamma': 0.1}
     """
     return {
-        "trial": trial, "status": status, "score": score, "values": values, "epochs": None,
-        "metrics": {} if score is None else {"val_ssim": score}, "error": "", "message": "",
+        "trial": trial,
+        "status": status,
+        "score": score,
+        "values": values,
+        "epochs": None,
+        "metrics": {} if score is None else {"val_ssim": score},
+        "error": "",
+        "message": "",
         "rank": 1 if score is not None else "",
     }
 
@@ -89,16 +95,18 @@ def trial_rows(oracle, space, objective):
             if trial.metrics.exists(name):
                 metrics[name] = float(trial.metrics.get_last_value(name))
         score = trial.score if trial.status == "COMPLETED" else None
-        rows.append({
-            "trial": trial.trial_id,
-            "status": trial.status,
-            "score": None if score is None else float(score),
-            "values": {name: values.get(name) for name in space.names},
-            "epochs": values.get("tuner/epochs"),  # Hyperband's budget of the trial
-            "metrics": metrics,
-            "error": "" if trial.status == "COMPLETED" else _failure_text(trial),
-            "message": trial.message or "",
-        })
+        rows.append(
+            {
+                "trial": trial.trial_id,
+                "status": trial.status,
+                "score": None if score is None else float(score),
+                "values": {name: values.get(name) for name in space.names},
+                "epochs": values.get("tuner/epochs"),  # Hyperband's budget of the trial
+                "metrics": metrics,
+                "error": "" if trial.status == "COMPLETED" else _failure_text(trial),
+                "message": trial.message or "",
+            }
+        )
     sign = -1 if direction == "max" else 1
     rows.sort(key=lambda r: (r["score"] is None, sign * r["score"] if r["score"] is not None else 0, r["trial"]))
     rank = 0
@@ -150,11 +158,21 @@ def write_leaderboard(rows, settings, csv_path, md_path):
     budget = ["epochs"] if settings.tuner == "hyperband" else []
     header = ["rank", "trial", "status", metric, *names, *budget, *extra, "error"]
     table = [
-        dict(zip(header, [
-            row["rank"], row["trial"], row["status"], "" if row["score"] is None else row["score"],
-            *[row["values"][n] for n in names], *[row[b] for b in budget],
-            *[row["metrics"].get(m, "") for m in extra], row["error"],
-        ]))
+        dict(
+            zip(
+                header,
+                [
+                    row["rank"],
+                    row["trial"],
+                    row["status"],
+                    "" if row["score"] is None else row["score"],
+                    *[row["values"][n] for n in names],
+                    *[row[b] for b in budget],
+                    *[row["metrics"].get(m, "") for m in extra],
+                    row["error"],
+                ],
+            )
+        )
         for row in rows
     ]
     atomic.write_csv(csv_path, header, table)
@@ -178,8 +196,15 @@ def write_leaderboard(rows, settings, csv_path, md_path):
         "|" + "---|" * (len(header) - 1),
     ]
     for row in rows:
-        cells = [row["rank"], row["trial"], row["status"], row["score"], *[row["values"][n] for n in names],
-                 *[row[b] for b in budget], *[row["metrics"].get(m) for m in extra]]
+        cells = [
+            row["rank"],
+            row["trial"],
+            row["status"],
+            row["score"],
+            *[row["values"][n] for n in names],
+            *[row[b] for b in budget],
+            *[row["metrics"].get(m) for m in extra],
+        ]
         lines.append("| " + " | ".join(_format(c) for c in cells) + " |")
     if failed:
         lines += ["", "## Failed trials", ""]
@@ -226,13 +251,25 @@ def plot_objective(rows, settings, path):
         ys = [r["score"] for r in finished]
         axis.scatter(xs, ys, color="tab:blue", label="trial")
         if best is not None:
-            axis.scatter([position(best["values"][name])], [best["score"]], s=140, facecolors="none",
-                         edgecolors="tab:red", linewidths=2, label="best")
+            axis.scatter(
+                [position(best["values"][name])],
+                [best["score"]],
+                s=140,
+                facecolors="none",
+                edgecolors="tab:red",
+                linewidths=2,
+                label="best",
+            )
         placed = [r for r in failed if r["values"][name] is not None]
         if placed:
             low = min(ys) if ys else 0.0
-            axis.scatter([position(r["values"][name]) for r in placed], [low] * len(placed),
-                         marker="x", color="black", label="failed")
+            axis.scatter(
+                [position(r["values"][name]) for r in placed],
+                [low] * len(placed),
+                marker="x",
+                color="black",
+                label="failed",
+            )
         if categorical:
             axis.set_xticks(range(len(categories)), [str(c) for c in categories])
         elif spec.is_log:
@@ -322,9 +359,12 @@ def write_best_config(settings, best_row, toml_path, json_path):
     ]
     searched = [k for k in values if k in settings.space.names]
     others = [k for k in values if k not in settings.space.names]
-    lines = header + [f"{k} = {toml_value(values[k])}" for k in searched] + [""] + [
-        f"{k} = {toml_value(values[k])}" for k in others
-    ]
+    lines = (
+        header
+        + [f"{k} = {toml_value(values[k])}" for k in searched]
+        + [""]
+        + [f"{k} = {toml_value(values[k])}" for k in others]
+    )
     atomic.write_text(toml_path, "\n".join(lines) + "\n")
     atomic.write_json(json_path, values)
 
@@ -404,8 +444,10 @@ def print_summary(rows, paths, settings, stopped=None):
     finished = [r for r in rows if r["score"] is not None]
     failed = [r for r in rows if r["status"] == "FAILED"]
     unfinished = [r for r in rows if r["status"] not in ("COMPLETED", "FAILED")]
-    print(f"\nSearch: {len(finished)} trials finished, {len(failed)} failed, {len(unfinished)} unfinished "
-          f"(of {len(rows)}).")
+    print(
+        f"\nSearch: {len(finished)} trials finished, {len(failed)} failed, {len(unfinished)} unfinished "
+        f"(of {len(rows)})."
+    )
     for row in finished[:5]:
         values = ", ".join(f"{k}={_format(v)}" for k, v in row["values"].items())
         print(f"  #{row['rank']} trial {row['trial']}: {metric} {row['score']:.4f}  ({values})")

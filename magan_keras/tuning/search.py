@@ -124,9 +124,15 @@ def make_search(settings, role="single"):
 
     hypermodel = MAGANHyperModel(settings.config, settings.space)
     tuner = make_tuner(
-        settings.tuner, hypermodel, objective=settings.objective, max_trials=settings.max_trials,
-        directory=settings.output_dir, project_name=PROJECT_NAME, initial_points=settings.initial_points,
-        hyperband_factor=settings.hyperband_factor, seed=settings.config.seed + 1,
+        settings.tuner,
+        hypermodel,
+        objective=settings.objective,
+        max_trials=settings.max_trials,
+        directory=settings.output_dir,
+        project_name=PROJECT_NAME,
+        initial_points=settings.initial_points,
+        hyperband_factor=settings.hyperband_factor,
+        seed=settings.config.seed + 1,
         # A worker cannot stop the search for everybody; failures then use up trials.
         max_failures=settings.max_failures if role == "single" else 0,
         distribution_strategy=None if role == "chief" else _strategy(settings.config),

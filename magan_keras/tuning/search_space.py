@@ -70,8 +70,20 @@ KEYS = {
 }
 # Options that define the task, the data or the budget of a trial: fixed for a search.
 NOT_SEARCHABLE = (
-    "data_dir", "dataset", "tfds_data_dir", "num_subjects", "image_size", "scenario", "target",
-    "epochs", "steps_per_epoch", "validation_steps", "strategy", "seed", "output_dir", "overwrite",
+    "data_dir",
+    "dataset",
+    "tfds_data_dir",
+    "num_subjects",
+    "image_size",
+    "scenario",
+    "target",
+    "epochs",
+    "steps_per_epoch",
+    "validation_steps",
+    "strategy",
+    "seed",
+    "output_dir",
+    "overwrite",
 )
 
 

@@ -25,7 +25,13 @@ OBJECTIVE_CHOICES = ("ssim", "psnr", "l1")
 TUNER_CHOICES = ("bayesian", "random", "hyperband")
 # A small search that fits a 2-core CPU in minutes; any option overrides these.
 TUNE_DEFAULTS = dict(
-    image_size=32, base_filters=8, res_blocks=2, batch_size=8, epochs=3, steps_per_epoch=40, validation_steps=8,
+    image_size=32,
+    base_filters=8,
+    res_blocks=2,
+    batch_size=8,
+    epochs=3,
+    steps_per_epoch=40,
+    validation_steps=8,
 )
 DEFAULT_MAX_TRIALS = 10
 # Options that are the command's own (not TrainConfig fields a trial uses).
@@ -119,8 +125,17 @@ class TuneSettings:
 
 
 def make_settings(
-    search_space=spaces.DEFAULT_SPACE, tuner="bayesian", objective="ssim", max_trials=None, initial_points=None,
-    hyperband_factor=3, max_failures=3, output_dir="runs/tune", overwrite=False, verbose=1, config_file=None,
+    search_space=spaces.DEFAULT_SPACE,
+    tuner="bayesian",
+    objective="ssim",
+    max_trials=None,
+    initial_points=None,
+    hyperband_factor=3,
+    max_failures=3,
+    output_dir="runs/tune",
+    overwrite=False,
+    verbose=1,
+    config_file=None,
     options=None,
 ):
     """Validated `TuneSettings`: TrainConfig defaults < `TUNE_DEFAULTS` < `config_file` < `options`.
@@ -150,7 +165,8 @@ def make_settings(
         named = _file_keys(config_file)
         values.update({k: v for k, v in TrainConfig.from_file(config_file).to_dict().items() if k in named})
     explicit = {
-        k: v for k, v in (options or {}).items()
+        k: v
+        for k, v in (options or {}).items()
         if k in TrainConfig.field_names() and k not in OWN_FIELDS and v is not None
     }
     clash = sorted(set(explicit) & set(space.names))
@@ -168,10 +184,17 @@ def make_settings(
     if tuner == "hyperband" and hyperband_factor < 2:
         raise ValueError("--hyperband-factor must be at least 2")
     return TuneSettings(
-        config=config, space=space, tuner=tuner, objective=objective,
-        max_trials=DEFAULT_MAX_TRIALS if max_trials is None else max_trials, initial_points=initial_points,
-        hyperband_factor=hyperband_factor, max_failures=max_failures,
-        output_dir=os.path.abspath(os.path.expanduser(output_dir)), overwrite=overwrite, verbose=verbose,
+        config=config,
+        space=space,
+        tuner=tuner,
+        objective=objective,
+        max_trials=DEFAULT_MAX_TRIALS if max_trials is None else max_trials,
+        initial_points=initial_points,
+        hyperband_factor=hyperband_factor,
+        max_failures=max_failures,
+        output_dir=os.path.abspath(os.path.expanduser(output_dir)),
+        overwrite=overwrite,
+        verbose=verbose,
     )
 
 

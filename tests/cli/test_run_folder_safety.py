@@ -38,6 +38,7 @@ def listing(folder):
 
 # === 1. A run folder is recognised by our marker, never by a common file name ===
 
+
 def test_overwrite_never_deletes_a_folder_that_merely_holds_a_config_json(tmp_path, capsys):
     model = tmp_path / "bert"
     model.mkdir()
@@ -92,6 +93,7 @@ def test_a_run_from_before_the_marker_is_recognised_only_by_a_train_config(tmp_p
 
 # === 3. One run per folder ===
 
+
 def test_a_second_run_on_a_locked_folder_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     with run.RunFolderLock(str(out)):
@@ -105,6 +107,7 @@ def test_a_second_run_on_a_locked_folder_is_refused(tmp_path, capsys):
 
 # === 4. One-line messages naming the option, exit 2, nothing written ===
 
+
 @pytest.mark.parametrize("dataset", ["no_such_dataset/slices_16", "brats_phantom/slices_16"])
 def test_unknown_or_unprepared_dataset_stops_before_anything_is_written(dataset, tmp_path, capsys):
     out = tmp_path / "run"
@@ -114,10 +117,15 @@ def test_unknown_or_unprepared_dataset_stops_before_anything_is_written(dataset,
     assert not out.exists()
 
 
-@pytest.mark.parametrize("line, name", [
-    ("output_dir = 5", "output_dir"), ("data_dir = 5", "data_dir"), ("validation_steps = true", "validation_steps"),
-    ("tfds_data_dir = [1]", "tfds_data_dir"),
-])
+@pytest.mark.parametrize(
+    "line, name",
+    [
+        ("output_dir = 5", "output_dir"),
+        ("data_dir = 5", "data_dir"),
+        ("validation_steps = true", "validation_steps"),
+        ("tfds_data_dir = [1]", "tfds_data_dir"),
+    ],
+)
 def test_config_values_of_the_wrong_type_are_named(line, name, tmp_path, capsys):
     config = tmp_path / "c.toml"
     config.write_text(line + "\n")
@@ -159,6 +167,7 @@ def test_too_few_phantom_subjects_are_refused_naming_the_minimum(subjects, tmp_p
 
 # === 5. Logs that read well outside a terminal ===
 
+
 class FakeTerminal(io.StringIO):
     def isatty(self):
         return True
@@ -182,6 +191,7 @@ def test_fit_verbosity_is_one_line_per_epoch_unless_stdout_is_a_terminal(tmp_pat
 
 
 # === 2. A finished training is recognised and only its last steps are redone ===
+
 
 class CountFits:
     """A callback that counts `fit` calls (it is only passed to `fit` when fit runs)."""
@@ -258,8 +268,12 @@ def test_interruption_while_last_keras_is_written_leaves_no_stale_checkpoint(tmp
     out = tmp_path / "run"
     config = TrainConfig(**TINY, epochs=2, steps_per_epoch=2, output_dir=str(out), tfds_data_dir=tfds_dir)
     last = out / "checkpoints" / "last.keras"
-    fail_once(monkeypatch, callbacks.atomic, "save_model",
-              when=lambda model, path: os.fspath(path).endswith("last.keras") and last.exists())
+    fail_once(
+        monkeypatch,
+        callbacks.atomic,
+        "save_model",
+        when=lambda model, path: os.fspath(path).endswith("last.keras") and last.exists(),
+    )
     with pytest.raises(KeyboardInterrupt):
         run.train(config, verbose=0)
     stale = last.stat().st_mtime_ns

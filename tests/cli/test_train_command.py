@@ -14,8 +14,18 @@ from magan_keras.training.config import TrainConfig
 
 SCRIPTS = os.path.join(os.path.dirname(__file__), "scripts")
 TINY = [
-    "--image-size", "32", "--base-filters", "4", "--res-blocks", "1", "--num-subjects", "6",
-    "--batch-size", "4", "--validation-steps", "2",
+    "--image-size",
+    "32",
+    "--base-filters",
+    "4",
+    "--res-blocks",
+    "1",
+    "--num-subjects",
+    "6",
+    "--batch-size",
+    "4",
+    "--validation-steps",
+    "2",
 ]
 
 
@@ -99,9 +109,21 @@ def test_end_to_end_writes_every_artefact_and_refuses_to_overwrite(tmp_path, tfd
     argv = [*TINY, "--epochs", "2", "--steps-per-epoch", "3", "--output-dir", str(out), "--tfds-data-dir", tfds_dir]
     assert train.main(argv) == 0
     printed = capsys.readouterr().out
-    for name in ("model.keras", "config.json", "metrics.csv", "curves.png", "report.md", "test_metrics.json",
-                 "checkpoints/last.keras", "checkpoints/best.keras", "samples/epoch_001.png", "samples/epoch_002.png",
-                 "evaluation/results.md", "evaluation/evaluation.png", "evaluation/summary.csv"):
+    for name in (
+        "model.keras",
+        "config.json",
+        "metrics.csv",
+        "curves.png",
+        "report.md",
+        "test_metrics.json",
+        "checkpoints/last.keras",
+        "checkpoints/best.keras",
+        "samples/epoch_001.png",
+        "samples/epoch_002.png",
+        "evaluation/results.md",
+        "evaluation/evaluation.png",
+        "evaluation/summary.csv",
+    ):
         assert (out / name).is_file(), name
     assert any(f.startswith("events") for _, _, files in os.walk(out / "logs") for f in files)
     assert str(out / "report.md") in printed
@@ -129,8 +151,17 @@ def test_output_dir_that_is_not_a_run_folder_is_refused(tmp_path, tfds_dir, caps
 def test_killed_run_resumes_from_its_backup_and_ends_at_the_planned_step(tmp_path, tfds_dir):
     out = tmp_path / "run"
     argv = [
-        sys.executable, os.path.join(SCRIPTS, "train_cli.py"), *TINY, "--epochs", "4", "--steps-per-epoch", "3",
-        "--output-dir", str(out), "--tfds-data-dir", tfds_dir,
+        sys.executable,
+        os.path.join(SCRIPTS, "train_cli.py"),
+        *TINY,
+        "--epochs",
+        "4",
+        "--steps-per-epoch",
+        "3",
+        "--output-dir",
+        str(out),
+        "--tfds-data-dir",
+        tfds_dir,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     first = subprocess.Popen(

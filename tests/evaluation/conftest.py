@@ -34,9 +34,16 @@ def make_fake_split(num_subjects=3, slices=6, seed=0, size=SIZE):
             base = rng.uniform(-0.5, 0.5, (size, size)).astype(np.float32)
             images = np.stack([base, 0.5 * base, -base, np.abs(base)], axis=-1)
             seg = np.where(mask & (grid[0] > size / 2 + 2), 2, 0).astype(np.uint8)
-            records.append({"images": np.where(mask[..., None], images, -1.0).astype(np.float32),
-                            "brain_mask": mask, "seg": seg, "has_seg": True,
-                            "subject_id": f"subject{s}", "slice_index": np.int32(10 + k)})
+            records.append(
+                {
+                    "images": np.where(mask[..., None], images, -1.0).astype(np.float32),
+                    "brain_mask": mask,
+                    "seg": seg,
+                    "has_seg": True,
+                    "subject_id": f"subject{s}",
+                    "slice_index": np.int32(10 + k),
+                }
+            )
     order = rng.permutation(len(records))
     stacked = {key: np.stack([records[i][key] for i in order]) for key in records[0]}
     return tf.data.Dataset.from_tensor_slices(stacked)

@@ -28,10 +28,15 @@ def test_the_entry_point_and_the_console_script_run_the_same_main():
 
 
 def test_library_modules_never_import_the_command_line():
-    names = sorted(f"magan_keras.evaluation.{p.stem}" for p in
-                   (pathlib.Path(magan_keras.__file__).parent / "evaluation").glob("*.py") if p.stem != "__init__")
-    code = (f"import sys\nfor name in {names!r}:\n    __import__(name)\n"
-            "print(sorted(m for m in sys.modules if m.startswith('magan_keras.cli')))")
+    names = sorted(
+        f"magan_keras.evaluation.{p.stem}"
+        for p in (pathlib.Path(magan_keras.__file__).parent / "evaluation").glob("*.py")
+        if p.stem != "__init__"
+    )
+    code = (
+        f"import sys\nfor name in {names!r}:\n    __import__(name)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('magan_keras.cli')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert len(names) >= 6 and result.stdout.strip() == "[]"
 
@@ -49,12 +54,31 @@ def test_defaults_and_target_parsing():
 
 def test_command_line_on_a_brats_folder(model_path, tmp_path, capsys):
     for i, naming in enumerate(("brats2018-2021", "brats2023")):
-        write_fake_subject(tmp_path / "brats" / f"case{i}", f"case{i}", naming=naming,
-                           axcodes=("L", "P", "S"), seed=i, shape=(20, 20, 10))
+        write_fake_subject(
+            tmp_path / "brats" / f"case{i}",
+            f"case{i}",
+            naming=naming,
+            axcodes=("L", "P", "S"),
+            seed=i,
+            shape=(20, 20, 10),
+        )
     write_fake_subject(tmp_path / "train" / "case9", "case9", seed=9, shape=(20, 20, 10))
     out = tmp_path / "report"
-    argv = ["--model", model_path, "--data-dir", tmp_path / "brats", "--baseline-data-dir",
-            tmp_path / "train", "--out-dir", out, "--canvas-size", 24, "--quiet", "--target", "flair,t2"]
+    argv = [
+        "--model",
+        model_path,
+        "--data-dir",
+        tmp_path / "brats",
+        "--baseline-data-dir",
+        tmp_path / "train",
+        "--out-dir",
+        out,
+        "--canvas-size",
+        24,
+        "--quiet",
+        "--target",
+        "flair,t2",
+    ]
     assert evaluate.main([str(a) for a in argv]) == 0, capsys.readouterr().err
     rows = read_csv(out / "per_subject.csv")
     assert len(rows) == 2 * 2 * 3
@@ -81,8 +105,19 @@ def test_command_line_on_a_prepared_phantom_split(model_path, tmp_path, capsys):
 
     builder = prepare(phantom=True, image_size=SIZE, num_subjects=4, data_dir=tmp_path / "tfds")
     out = tmp_path / "report"
-    argv = ["--model", model_path, "--dataset", builder.data_dir, "--split", "test",
-            "--out-dir", out, "--quiet", "--baseline-max-slices", 7]
+    argv = [
+        "--model",
+        model_path,
+        "--dataset",
+        builder.data_dir,
+        "--split",
+        "test",
+        "--out-dir",
+        out,
+        "--quiet",
+        "--baseline-max-slices",
+        7,
+    ]
     code = evaluate.main([str(a) for a in argv])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -98,14 +133,24 @@ def test_command_line_on_a_prepared_phantom_split(model_path, tmp_path, capsys):
 
 def test_command_line_errors(model_path, tmp_path, capsys):
     out = str(tmp_path / "o")
-    code = evaluate.main(["--model", str(model_path), "--dataset", "brats_phantom/slices_32",
-                          "--tfds-data-dir", str(tmp_path / "empty"), "--out-dir", out])
+    code = evaluate.main(
+        [
+            "--model",
+            str(model_path),
+            "--dataset",
+            "brats_phantom/slices_32",
+            "--tfds-data-dir",
+            str(tmp_path / "empty"),
+            "--out-dir",
+            out,
+        ]
+    )
     assert code == 2 and "tfds_brats.prepare" in capsys.readouterr().err
-    code = evaluate.main(["--model", str(model_path), "--dataset", "brats_phantom/no_such_config",
-                          "--out-dir", out])
+    code = evaluate.main(["--model", str(model_path), "--dataset", "brats_phantom/no_such_config", "--out-dir", out])
     assert code == 2 and "no_such_config" in capsys.readouterr().err
-    code = evaluate.main(["--model", str(model_path), "--data-dir", str(tmp_path / "none"),
-                          "--out-dir", out, "--no-baselines"])
+    code = evaluate.main(
+        ["--model", str(model_path), "--data-dir", str(tmp_path / "none"), "--out-dir", out, "--no-baselines"]
+    )
     assert code == 2 and str(tmp_path / "none") in capsys.readouterr().err
     code = evaluate.main(["--model", str(tmp_path / "nope.keras"), "--data-dir", "x", "--out-dir", out])
     assert code == 2 and "nope.keras does not exist" in capsys.readouterr().err
@@ -116,10 +161,30 @@ def test_command_line_errors(model_path, tmp_path, capsys):
 
 
 def test_python_dash_m_keeps_its_options():
-    result = subprocess.run([sys.executable, "-m", "magan_keras.evaluate", "--help"], capture_output=True,
-                            text=True, check=True, timeout=300)
-    for option in ("--model", "--data-dir", "--dataset", "--split", "--out-dir", "--target", "--canvas-size",
-                   "--baseline-split", "--baseline-data-dir", "--baseline-max-slices", "--no-baselines",
-                   "--overwrite", "--quiet", "--max-subjects", "--tfds-data-dir", "--batch-size"):
+    result = subprocess.run(
+        [sys.executable, "-m", "magan_keras.evaluate", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    for option in (
+        "--model",
+        "--data-dir",
+        "--dataset",
+        "--split",
+        "--out-dir",
+        "--target",
+        "--canvas-size",
+        "--baseline-split",
+        "--baseline-data-dir",
+        "--baseline-max-slices",
+        "--no-baselines",
+        "--overwrite",
+        "--quiet",
+        "--max-subjects",
+        "--tfds-data-dir",
+        "--batch-size",
+    ):
         assert option in result.stdout
     assert result.stdout.startswith("usage: python -m magan_keras.evaluate")

@@ -51,8 +51,9 @@ def write_folder(folder, count=2):
 def test_folder_subjects_use_the_models_saved_preprocessing(tmp_path, monkeypatch):
     """The model's minimum brain fraction picks the scored slices; its canvas is left to inference."""
     folder = write_folder(tmp_path / "brats")
-    model = MAGAN(image_size=16, base_filters=4, res_blocks=1,
-                  preprocessing={"canvas_size": 24, "min_brain_fraction": 0.4})
+    model = MAGAN(
+        image_size=16, base_filters=4, res_blocks=1, preprocessing={"canvas_size": 24, "min_brain_fraction": 0.4}
+    )
     canvases = []
     synthesize_volume = inference.synthesize_volume
 

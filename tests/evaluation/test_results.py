@@ -18,11 +18,10 @@ def make_results(value=0.5, subjects=("a", "b"), methods=("magan", "linear")):
         for method in methods:
             row = {"subject_id": subject, "target": "flair", "method": method, "slices": 4}
             row.update({m: value + 0.1 * k for m in METRICS})
-            row["brasyn_ssim_tumour"] = math.nan
+            row["brain_ssim_tumour"] = math.nan
             rows.append(row)
     image = np.full((8, 8), 0.5, np.float32)
-    examples = {"flair": {"subject_id": subjects[0], "slice_index": 3, "truth": image,
-                          **{m: image for m in methods}}}
+    examples = {"flair": {"subject_id": subjects[0], "slice_index": 3, "truth": image, **{m: image for m in methods}}}
     return EvaluationResults(rows, ("flair",), tuple(methods), examples, [f"value {value}"], 0.25)
 
 
@@ -40,12 +39,13 @@ def test_summary_is_mean_and_population_std_and_skips_undefined_scores():
     entry = results.summary()[0]
     assert (entry["target"], entry["method"], entry["n"]) == ("flair", "magan", 2)
     assert entry["slice_ssim_mean"] == pytest.approx(0.55) and entry["slice_ssim_std"] == pytest.approx(0.05)
-    assert math.isnan(entry["brasyn_ssim_tumour_mean"])
+    assert math.isnan(entry["brain_ssim_tumour_mean"])
     assert results.metric_mean("flair", "linear", "slice_mae") == pytest.approx(0.55)
     with pytest.raises(KeyError, match="t1"):
         results.metric_mean("t1", "magan", "slice_mae")
     markdown = results.to_markdown()
-    assert "| flair | magan | 2 | 0.5500 ± 0.0500 | – |" in markdown and markdown.endswith("- value 0.5\n")
+    row = "| flair | magan | 2 | 0.5500 ± 0.0500 | 0.5500 ± 0.0500 | 0.5500 ± 0.0500 | – |"
+    assert row in markdown and markdown.endswith("- value 0.5\n")
 
 
 def test_write_gives_the_four_outputs(tmp_path):
@@ -53,7 +53,7 @@ def test_write_gives_the_four_outputs(tmp_path):
     assert [p.name for p in paths] == list(OUTPUT_FILES)
     rows = read_csv(tmp_path / "report" / "per_subject.csv")
     assert len(rows) == 4 and rows[0]["subject_id"] == "a" and rows[0]["slice_ssim"] == "0.5"
-    assert rows[0]["brasyn_ssim_tumour"] == "nan" and list(rows[0])[:4] == ["subject_id", "target", "method", "slices"]
+    assert rows[0]["brain_ssim_tumour"] == "nan" and list(rows[0])[:4] == ["subject_id", "target", "method", "slices"]
     summary = read_csv(tmp_path / "report" / "summary.csv")
     assert [(r["method"], r["n"]) for r in summary] == [("magan", "2"), ("linear", "2")]
     assert (tmp_path / "report" / "results.md").read_text(encoding="utf-8").startswith("# MA-GAN evaluation\n")

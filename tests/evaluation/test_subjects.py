@@ -21,7 +21,9 @@ def test_split_slices_are_grouped_by_subject_in_slice_order(fake_split):
     areas = first.brain_mask.sum(axis=(0, 1))
     assert list(np.argsort(areas[:3])) == [0, 1, 2] and areas[0] == areas[3]
     assert [g.subject_id for g in subjects.subjects_from_split(fake_split(), max_subjects=2)] == [
-        "subject0", "subject1"]
+        "subject0",
+        "subject1",
+    ]
 
 
 def test_a_split_without_the_features_or_examples_is_named(fake_split):

@@ -67,9 +67,22 @@ def test_the_description_carries_the_models_preprocessing(tmp_path):
 def test_saved_model_cli_lists_the_signature(model, tmp_path):
     written = export.export_generator(model[1], tmp_path, version=1)
     result = subprocess.run(
-        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir", str(written),
-         "--tag_set", "serve", "--signature_def", "serving_default"],
-        capture_output=True, text=True, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        [
+            sys.executable,
+            "-m",
+            "tensorflow.python.tools.saved_model_cli",
+            "show",
+            "--dir",
+            str(written),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     text = result.stdout
     for name, shape in (("images", f"(-1, {SIZE}, {SIZE}, 4)"), ("available", "(-1, 4)"), ("target", "(-1, 4)")):
@@ -100,8 +113,9 @@ def test_command_notes_an_old_model_and_the_entry_point_runs(model, tmp_path, ca
     assert command.main(["--model", str(model[1]), "--export-dir", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "note: the model carries no preprocessing record" in captured.err and "wrote" in captured.out
-    result = subprocess.run([sys.executable, "-m", "magan_keras.export", "--help"], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "magan_keras.export", "--help"], capture_output=True, text=True, check=True
+    )
     assert "--export-dir" in result.stdout
 
 

@@ -60,8 +60,7 @@ def test_a_record_that_does_not_fit_the_model_is_a_model_error(channel_copy):
 @pytest.mark.parametrize("canvas", [40, 20])  # padded 24 x 20 -> 40, or cropped -> 20
 def test_synthesize_volume_slices_on_the_models_canvas_without_a_flag(canvas, monkeypatch):
     keras.utils.set_random_seed(0)
-    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1,
-                                     preprocessing={"canvas_size": canvas})
+    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1, preprocessing={"canvas_size": canvas})
     images, available, mask = _volume()
     used = []
     real = slicing.to_model_slices
@@ -88,8 +87,9 @@ def test_synthesize_volume_pads_and_crops_exactly_like_the_record(channel_copy):
     """A copy generator at canvas = model size: no resampling, so the output is the input, cropped."""
     images, available, mask = _volume()
     padded = channel_copy(1, image_size=32, preprocessing=Preprocessing(canvas_size=32))
-    np.testing.assert_array_equal(inference.synthesize_volume(padded, images, available, "flair", mask),
-                                  np.where(mask, images[..., 1], -1.0))
+    np.testing.assert_array_equal(
+        inference.synthesize_volume(padded, images, available, "flair", mask), np.where(mask, images[..., 1], -1.0)
+    )
     cropped = channel_copy(1, image_size=16, preprocessing=Preprocessing(canvas_size=16))
     volume = inference.synthesize_volume(cropped, images, available, "flair", mask)
     kept = np.zeros(mask.shape, bool)
@@ -101,6 +101,7 @@ def test_synthesize_volume_pads_and_crops_exactly_like_the_record(channel_copy):
 def test_an_old_model_keeps_the_old_canvas_rule(channel_copy):
     images, available, mask = _volume(shape=(32, 32, 4))
     old = channel_copy(2, image_size=32)  # no record: volume at the model's size -> canvas 32
-    np.testing.assert_array_equal(inference.synthesize_volume(old, images, available, "flair", mask),
-                                  np.where(mask, images[..., 2], -1.0))
+    np.testing.assert_array_equal(
+        inference.synthesize_volume(old, images, available, "flair", mask), np.where(mask, images[..., 2], -1.0)
+    )
     assert inference.canvas_size_of(old, (32, 32)) == 32 and inference.canvas_size_of(old, (24, 20)) == 256

@@ -50,8 +50,7 @@ def test_the_models_percentiles_are_used(subject, channel_copy):
 
 def test_a_model_trained_at_another_canvas_needs_no_flag(subject, tmp_path):
     """A generator saved with a 40 px canvas synthesises on 40 px, as `canvas_size=40` would."""
-    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1,
-                                     preprocessing={"canvas_size": 40})
+    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1, preprocessing={"canvas_size": 40})
     generator.build_on_zeros()
     generator.save(tmp_path / "g.keras")
     files = {m: subject[m] for m in ("t1", "t2")}
@@ -119,10 +118,18 @@ def _bad_files(subject, tmp_path, kind):
     return files, bad
 
 
-@pytest.mark.parametrize("kind, words", [
-    ("nan", "NaN"), ("shape", "shape"), ("affine", "voxel grid"), ("zero", "all-zero"),
-    ("constant", "constant"), ("unreadable", "cannot read"), ("missing", "no such file"),
-])
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("nan", "NaN"),
+        ("shape", "shape"),
+        ("affine", "voxel grid"),
+        ("zero", "all-zero"),
+        ("constant", "constant"),
+        ("unreadable", "cannot read"),
+        ("missing", "no such file"),
+    ],
+)
 def test_bad_files_stop_with_the_file_named(subject, tmp_path, kind, words, channel_copy):
     files, bad = _bad_files(subject, tmp_path, kind)
     with pytest.raises(subjects.SubjectError) as raised:

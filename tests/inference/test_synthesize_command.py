@@ -19,23 +19,45 @@ def run(argv, capsys):
 
 
 def test_the_entry_point_and_the_library_import_no_cli():
-    result = subprocess.run([sys.executable, "-m", "magan_keras.synthesize", "--help"], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "magan_keras.synthesize", "--help"], capture_output=True, text=True, check=True
+    )
     assert "--canvas-size" in result.stdout and "--subject-dir" in result.stdout
-    probe = ("import sys, magan_keras.inference.synthesis, magan_keras.inference.export; "
-             "print(sorted(m for m in sys.modules if m.startswith('magan_keras.cli')))")
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True).stdout.strip() == "[]"
+    probe = (
+        "import sys, magan_keras.inference.synthesis, magan_keras.inference.export; "
+        "print(sorted(m for m in sys.modules if m.startswith('magan_keras.cli')))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
 
 def test_command_line_with_subject_dir_2023_naming(model_path, tmp_path, capsys):
-    files = write_fake_subject(tmp_path / "BraTS-GLI-00009-000", "BraTS-GLI-00009-000",
-                               naming="brats2023", axcodes=("L", "P", "S"), with_seg=True)
+    files = write_fake_subject(
+        tmp_path / "BraTS-GLI-00009-000",
+        "BraTS-GLI-00009-000",
+        naming="brats2023",
+        axcodes=("L", "P", "S"),
+        with_seg=True,
+    )
     for name in ("t1ce", "flair"):
         files[name].unlink()
     out = tmp_path / "out"
-    code, text = run(["--model", model_path, "--subject-dir", files["t1"].parent, "--out-dir", out,
-                      "--figure", "--canvas-size", 32, "--quiet"], capsys)
+    code, text = run(
+        [
+            "--model",
+            model_path,
+            "--subject-dir",
+            files["t1"].parent,
+            "--out-dir",
+            out,
+            "--figure",
+            "--canvas-size",
+            32,
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, text
     assert "note: the model carries no preprocessing record" in text  # an old model: said so
     reference = nib.load(files["t1"])
@@ -49,20 +71,52 @@ def test_command_line_with_subject_dir_2023_naming(model_path, tmp_path, capsys)
         assert np.ptp(data[stored_mask]) > 0
     assert (out / "BraTS-GLI-00009-000_synthesis.png").stat().st_size > 1000
     # A second run refuses to overwrite and names the file; --overwrite replaces it.
-    code, text = run(["--model", model_path, "--subject-dir", files["t1"].parent, "--out-dir", out,
-                      "--canvas-size", 32, "--quiet"], capsys)
+    code, text = run(
+        ["--model", model_path, "--subject-dir", files["t1"].parent, "--out-dir", out, "--canvas-size", 32, "--quiet"],
+        capsys,
+    )
     assert code == 2 and "BraTS-GLI-00009-000_t1ce_synthetic.nii.gz exists" in text
-    code, text = run(["--model", model_path, "--subject-dir", files["t1"].parent, "--out-dir", out,
-                      "--canvas-size", 32, "--quiet", "--overwrite"], capsys)
+    code, text = run(
+        [
+            "--model",
+            model_path,
+            "--subject-dir",
+            files["t1"].parent,
+            "--out-dir",
+            out,
+            "--canvas-size",
+            32,
+            "--quiet",
+            "--overwrite",
+        ],
+        capsys,
+    )
     assert code == 0, text
 
 
 def test_command_line_with_files_and_target(model_path, subject, tmp_path, capsys):
     out = tmp_path / "out"
     figure = tmp_path / "fig" / "f.png"
-    code, text = run(["--model", model_path, "--t1", subject["t1"], "--t2", subject["t2"],
-                      "--flair", subject["flair"], "--target", "flair,t1ce", "--out-dir", out,
-                      "--figure", figure, "--quiet"], capsys)
+    code, text = run(
+        [
+            "--model",
+            model_path,
+            "--t1",
+            subject["t1"],
+            "--t2",
+            subject["t2"],
+            "--flair",
+            subject["flair"],
+            "--target",
+            "flair,t1ce",
+            "--out-dir",
+            out,
+            "--figure",
+            figure,
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, text
     assert sorted(p.name for p in out.iterdir()) == ["s1_flair_synthetic.nii.gz", "s1_t1ce_synthetic.nii.gz"]
     assert figure.stat().st_size > 1000
@@ -70,17 +124,31 @@ def test_command_line_with_files_and_target(model_path, subject, tmp_path, capsy
 
 
 def test_a_model_with_a_record_needs_no_canvas_flag(subject, tmp_path, capsys):
-    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1,
-                                     preprocessing={"canvas_size": 40})
+    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1, preprocessing={"canvas_size": 40})
     generator.build_on_zeros()
     generator.save(tmp_path / "g.keras")
-    code, text = run(["--model", tmp_path / "g.keras", "--t1", subject["t1"], "--t2", subject["t2"],
-                      "--target", "flair", "--out-dir", tmp_path / "out", "--quiet"], capsys)
+    code, text = run(
+        [
+            "--model",
+            tmp_path / "g.keras",
+            "--t1",
+            subject["t1"],
+            "--t2",
+            subject["t2"],
+            "--target",
+            "flair",
+            "--out-dir",
+            tmp_path / "out",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, text
     assert "note:" not in text and "canvas 40 px" in text
     written = np.asarray(nib.load(tmp_path / "out" / "s1_flair_synthetic.nii.gz").dataobj)
-    expected = synthesis.synthesize_subject(generator, {"t1": subject["t1"], "t2": subject["t2"]},
-                                            targets=["flair"], canvas_size=40)
+    expected = synthesis.synthesize_subject(
+        generator, {"t1": subject["t1"], "t2": subject["t2"]}, targets=["flair"], canvas_size=40
+    )
     (path,) = synthesis.write_outputs(expected, tmp_path / "expected")
     np.testing.assert_array_equal(written, np.asarray(nib.load(path).dataobj))
 
@@ -91,8 +159,9 @@ def test_bad_file_on_the_command_line(model_path, subject, tmp_path, capsys):
     data[3, 3, 3] = np.nan
     bad = tmp_path / "bad_t2.nii.gz"
     nib.save(nib.Nifti1Image(data, image.affine), bad)
-    code, text = run(["--model", model_path, "--t1", subject["t1"], "--t2", bad, "--out-dir", tmp_path / "o",
-                      "--quiet"], capsys)
+    code, text = run(
+        ["--model", model_path, "--t1", subject["t1"], "--t2", bad, "--out-dir", tmp_path / "o", "--quiet"], capsys
+    )
     assert code == 2 and str(bad) in text and "NaN" in text
     assert not (tmp_path / "o").exists()
 
@@ -103,14 +172,18 @@ def test_bad_arguments_are_named(model_path, other_contrasts_model_path, subject
     assert code == 2 and "unknown contrast 'pd'" in text
     code, text = run(["--model", model_path, "--out-dir", out], capsys)
     assert code == 2 and "no contrasts given" in text
-    code, text = run(["--model", model_path, "--t1", subject["t1"], "--subject-dir", subject["t1"].parent,
-                      "--out-dir", out], capsys)
+    code, text = run(
+        ["--model", model_path, "--t1", subject["t1"], "--subject-dir", subject["t1"].parent, "--out-dir", out], capsys
+    )
     assert code == 2 and "not both" in text
-    code, text = run(["--model", other_contrasts_model_path, "--t1", subject["t1"], "--flair",
-                      subject["flair"], "--out-dir", out], capsys)
+    code, text = run(
+        ["--model", other_contrasts_model_path, "--t1", subject["t1"], "--flair", subject["flair"], "--out-dir", out],
+        capsys,
+    )
     assert code == 2 and str(subject["flair"]) in text and "trained on contrasts t1, t2, pd" in text
-    code, text = run(["--model", other_contrasts_model_path, "--t1", subject["t1"], "--target", "t1ce",
-                      "--out-dir", out], capsys)
+    code, text = run(
+        ["--model", other_contrasts_model_path, "--t1", subject["t1"], "--target", "t1ce", "--out-dir", out], capsys
+    )
     assert code == 2 and str(other_contrasts_model_path) in text and "cannot synthesise 't1ce'" in text
     not_a_model = tmp_path / "model.keras"
     not_a_model.write_bytes(b"junk")

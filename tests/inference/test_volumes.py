@@ -53,8 +53,7 @@ def test_normalisation_uses_the_given_percentiles(subject):
     loaded = volume_io.load_volumes({"t1": subject["t1"]}, "s1")
     mask = volume_io.brain_mask_of(loaded.volumes)
     default, _ = volume_io.normalise_inputs(loaded, BRATS_MODALITIES, mask)
-    wide, _ = volume_io.normalise_inputs(loaded, BRATS_MODALITIES, mask, lower_percentile=0.0,
-                                         upper_percentile=100.0)
+    wide, _ = volume_io.normalise_inputs(loaded, BRATS_MODALITIES, mask, lower_percentile=0.0, upper_percentile=100.0)
     t1 = loaded.volumes["t1"][mask]
     expected = (t1 - t1.min()) / (t1.max() - t1.min()) * 2 - 1
     np.testing.assert_allclose(wide[..., 0][mask], expected, atol=1e-5)
@@ -69,15 +68,18 @@ def test_a_contrast_the_model_lacks_is_named(subject):
     assert str(subject["flair"]) in str(raised.value)
 
 
-@pytest.mark.parametrize("canvas, shape, size, record, expected", [
-    (None, (240, 240), 128, None, 256),                          # old model, BraTS volume
-    (None, (64, 64), 64, None, 64),                              # old model, phantom volume
-    (None, (64, 64), 64, Preprocessing.from_config(None), 64),   # an assumed record: the old rule
-    (None, (64, 64), 64, Preprocessing(canvas_size=96), 96),     # the model's record wins
-    (None, (240, 240), 128, Preprocessing(canvas_size=200), 200),
-    ("auto", (240, 240), 128, Preprocessing(canvas_size=200), 200),
-    (48, (240, 240), 128, Preprocessing(canvas_size=200), 48),   # an explicit override wins
-])
+@pytest.mark.parametrize(
+    "canvas, shape, size, record, expected",
+    [
+        (None, (240, 240), 128, None, 256),  # old model, BraTS volume
+        (None, (64, 64), 64, None, 64),  # old model, phantom volume
+        (None, (64, 64), 64, Preprocessing.from_config(None), 64),  # an assumed record: the old rule
+        (None, (64, 64), 64, Preprocessing(canvas_size=96), 96),  # the model's record wins
+        (None, (240, 240), 128, Preprocessing(canvas_size=200), 200),
+        ("auto", (240, 240), 128, Preprocessing(canvas_size=200), 200),
+        (48, (240, 240), 128, Preprocessing(canvas_size=200), 48),  # an explicit override wins
+    ],
+)
 def test_resolve_canvas_size(canvas, shape, size, record, expected):
     assert volume_io.resolve_canvas_size(canvas, shape, size, record) == expected
 

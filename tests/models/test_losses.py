@@ -4,7 +4,6 @@ import pytest
 
 from magan_keras.models import losses
 
-
 pytestmark = pytest.mark.multibackend
 
 
@@ -45,10 +44,21 @@ def test_generator_total_is_the_weighted_sum():
     teacher = rng.normal(size=(2, 2, 2, 4)).astype("float32")
     available = np.ones((2, 3), "float32")
     terms = losses.generator_losses(
-        y, synthesis, logits, branches, fused, teacher, available,
-        lambda_l1=10.0, alpha=0.5, beta=2.0, gan_loss="vanilla",
+        y,
+        synthesis,
+        logits,
+        branches,
+        fused,
+        teacher,
+        available,
+        lambda_l1=10.0,
+        alpha=0.5,
+        beta=2.0,
+        gan_loss="vanilla",
     )
-    expected = 10 * value(terms["g_l1"]) + value(terms["g_gan"]) + 0.5 * value(terms["g_intra"]) + 2 * value(terms["g_inter"])
+    expected = (
+        10 * value(terms["g_l1"]) + value(terms["g_gan"]) + 0.5 * value(terms["g_intra"]) + 2 * value(terms["g_inter"])
+    )
     np.testing.assert_allclose(value(terms["g_loss"]), expected, rtol=1e-5)
     without_sr = losses.generator_losses(y, synthesis, logits, lambda_l1=10.0, alpha=0.5, beta=2.0, gan_loss="vanilla")
     assert set(without_sr) == {"g_loss", "g_l1", "g_gan"}
@@ -70,7 +80,6 @@ def test_ssim_loss_is_one_minus_the_ssim_metric_on_the_unit_range():
     noisy = np.clip(y + rng.normal(0, 0.3, y.shape), -1, 1).astype("float32")
     np.testing.assert_allclose(value(losses.ssim_loss(y, y)), [0.0, 0.0], atol=1e-5)
     from magan_keras.models import metrics
-
 
     expected = 1 - value(metrics.ssim((y + 1) / 2, (noisy + 1) / 2))
     np.testing.assert_allclose(value(losses.ssim_loss(y, noisy)), expected, rtol=1e-5)

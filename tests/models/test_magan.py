@@ -71,8 +71,11 @@ def test_train_step_updates_each_network_by_its_own_loss_only(tiny_batch, tiny_m
     keras.utils.set_random_seed(0)
     model = MAGAN(**tiny_model_kwargs)
     rate = 0.1
-    model.compile(g_optimizer=keras.optimizers.SGD(rate), d_optimizer=keras.optimizers.SGD(rate),
-                  sr_optimizer=keras.optimizers.SGD(rate))
+    model.compile(
+        g_optimizer=keras.optimizers.SGD(rate),
+        d_optimizer=keras.optimizers.SGD(rate),
+        sr_optimizer=keras.optimizers.SGD(rate),
+    )
     g_vars, d_vars = model.generator.trainable_variables, model.discriminator.trainable_variables
     g_before, d_before = weights_of(model.generator), weights_of(model.discriminator)
     g_grads = gradients(lambda: model.compute_step_losses(*tiny_batch, training=True)["g_loss"], g_vars)
@@ -209,8 +212,14 @@ def test_save_reload_predict_gives_equal_outputs(tmp_path, tiny_batch, tiny_mode
 def test_single_input_generator_trains_and_reloads(tmp_path, tiny_batch, tiny_model_kwargs, sr_supervision):
     from magan_keras.models import SingleInputGenerator
 
-    model = MAGAN(generator="single_input", modal_attention=False, intra_attention=False, decoder_skip=False,
-                  sr_supervision=sr_supervision, **tiny_model_kwargs)
+    model = MAGAN(
+        generator="single_input",
+        modal_attention=False,
+        intra_attention=False,
+        decoder_skip=False,
+        sr_supervision=sr_supervision,
+        **tiny_model_kwargs,
+    )
     assert isinstance(model.generator, SingleInputGenerator)
     model.compile()
     logs = model.fit(fixed_dataset(tiny_batch), epochs=1, steps_per_epoch=2, verbose=0).history

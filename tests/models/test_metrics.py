@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from magan_keras.models import metrics
 
-
 # TensorFlow is only the reference implementation of SSIM and PSNR here (it is
 # installed on every backend); the code under test runs on KERAS_BACKEND.
 pytestmark = pytest.mark.multibackend
@@ -33,6 +32,8 @@ def test_psnr_matches_tensorflow():
 
 def test_mae_and_unit_range():
     a, b = pair(2)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(metrics.mae(a, b)), np.abs(a - b).mean(axis=(1, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(metrics.mae(a, b)), np.abs(a - b).mean(axis=(1, 2, 3)), rtol=1e-6
+    )
     unit = keras.ops.convert_to_numpy(metrics.to_unit_range(np.array([-1.0, 0.0, 1.0, 3.0])))
     np.testing.assert_allclose(unit, [0.0, 0.5, 1.0, 1.0])

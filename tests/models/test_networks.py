@@ -72,8 +72,9 @@ def test_generator_width_depth_and_modalities_are_arguments():
 @pytest.mark.parametrize("decoder_skip", [False, True])
 def test_generator_config_and_keras_file_round_trip(tmp_path, tiny_batch, decoder_skip):
     inputs, _ = tiny_batch
-    g = MultiBranchGenerator(image_size=32, base_filters=4, res_blocks=1, gamma=0.3, decoder_skip=decoder_skip,
-                             name="g")
+    g = MultiBranchGenerator(
+        image_size=32, base_filters=4, res_blocks=1, gamma=0.3, decoder_skip=decoder_skip, name="g"
+    )
     expected = to_numpy(g(inputs))
     path = tmp_path / "generator.keras"
     g.save(path)
@@ -171,7 +172,9 @@ def test_single_input_generator_is_one_encoder_over_stacked_contrasts(tiny_batch
     assert not any(isinstance(layer, (ModalAttention, IntraModalAttention)) for layer in layers)
     # the first convolution sees the 4 contrasts and the 4 target planes at once
     assert g.encoder.conv1.conv.kernel.shape == (7, 7, 8, 4)
-    multi = MultiBranchGenerator(image_size=32, base_filters=4, res_blocks=1, modal_attention=False, intra_attention=False)
+    multi = MultiBranchGenerator(
+        image_size=32, base_filters=4, res_blocks=1, modal_attention=False, intra_attention=False
+    )
     multi.build_on_zeros()
     g.build_on_zeros()
     assert g.count_params() < multi.count_params()

@@ -17,8 +17,9 @@ def write_summary(folder, rows):
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for target, method, value in rows:
-            writer.writerow({"target": target, "method": method, "n": 1,
-                             **{f"{m}_mean": value for m in ablation.REPORTED}})
+            writer.writerow(
+                {"target": target, "method": method, "n": 1, **{f"{m}_mean": value for m in ablation.REPORTED}}
+            )
 
 
 def test_variants_switch_exactly_their_parts(tmp_path):
@@ -52,10 +53,34 @@ def test_aggregate_gives_mean_and_spread_over_seeds(tmp_path):
 def test_study_end_to_end_writes_the_results_page(tmp_path, capsys):
     page = tmp_path / "docs" / "results.md"
     argv = [
-        "--variants", "full", "all_off", "--seeds", "0", "1", "--image-size", "32", "--base-filters", "4",
-        "--res-blocks", "1", "--num-subjects", "6", "--batch-size", "4", "--validation-steps", "1",
-        "--epochs", "1", "--steps-per-epoch", "2", "--output-dir", str(tmp_path / "study"),
-        "--tfds-data-dir", str(tmp_path / "tfds"), "--results-page", str(page),
+        "--variants",
+        "full",
+        "all_off",
+        "--seeds",
+        "0",
+        "1",
+        "--image-size",
+        "32",
+        "--base-filters",
+        "4",
+        "--res-blocks",
+        "1",
+        "--num-subjects",
+        "6",
+        "--batch-size",
+        "4",
+        "--validation-steps",
+        "1",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--output-dir",
+        str(tmp_path / "study"),
+        "--tfds-data-dir",
+        str(tmp_path / "tfds"),
+        "--results-page",
+        str(page),
     ]
     assert ablation.main(argv) == 0
     text = page.read_text()

@@ -35,8 +35,7 @@ def test_command_on_a_prepared_phantom_split(tmp_path, capsys):
 
     builder = prepare(phantom=True, image_size=16, num_subjects=4, data_dir=tmp_path / "tfds")
     out = tmp_path / "blur"
-    code = blur_sensitivity.main(["--dataset", str(builder.data_dir), "--sigmas", "0", "1",
-                                  "--output-dir", str(out)])
+    code = blur_sensitivity.main(["--dataset", str(builder.data_dir), "--sigmas", "0", "1", "--output-dir", str(out)])
     assert code == 0, capsys.readouterr().err
     with open(out / "blur_sensitivity.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -58,8 +57,11 @@ def test_command_rejects_a_negative_sigma(tmp_path, capsys):
 def test_outputs_are_replaced_whole_and_a_failed_write_keeps_the_previous_ones(tmp_path, monkeypatch):
     from magan_keras import atomic
 
-    rows = [{"target": "t1", "source": s, "sigma": g, "slice_ssim": 1.0 - g / 4, "slice_psnr": 30.0, "subjects": 1}
-            for s in blur_sensitivity.SOURCES for g in (0.0, 1.0)]
+    rows = [
+        {"target": "t1", "source": s, "sigma": g, "slice_ssim": 1.0 - g / 4, "slice_psnr": 30.0, "subjects": 1}
+        for s in blur_sensitivity.SOURCES
+        for g in (0.0, 1.0)
+    ]
     paths = blur_sensitivity.write_outputs(rows, str(tmp_path), "first")
     before = {name: open(path, "rb").read() for name, path in paths.items()}
     assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in paths.values())

@@ -49,8 +49,9 @@ def test_command_on_a_prepared_phantom_split(tmp_path, capsys):
     model = tmp_path / "tiny.keras"
     MAGAN(image_size=16, base_filters=4, res_blocks=1).save(model)
     out = tmp_path / "terms"
-    code = experiment.main(["--model", str(model), str(model), "--dataset", str(builder.data_dir),
-                            "--output-dir", str(out)])
+    code = experiment.main(
+        ["--model", str(model), str(model), "--dataset", str(builder.data_dir), "--output-dir", str(out)]
+    )
     assert code == 0, capsys.readouterr().err
     with open(out / "ssim_terms.csv", newline="") as f:
         rows = list(csv.DictReader(f))

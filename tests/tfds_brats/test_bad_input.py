@@ -95,8 +95,21 @@ def _no_brain_slice(paths):
     return BAD_ID, "no axial slice has at least 5% brain"
 
 
-CASES = [_missing, _shape, _affine, _truncated, _not_nifti, _nan, _inf, _all_zero, _constant,
-         _four_d, _bad_labels, _duplicate_file, _no_brain_slice]
+CASES = [
+    _missing,
+    _shape,
+    _affine,
+    _truncated,
+    _not_nifti,
+    _nan,
+    _inf,
+    _all_zero,
+    _constant,
+    _four_d,
+    _bad_labels,
+    _duplicate_file,
+    _no_brain_slice,
+]
 
 
 @pytest.mark.parametrize("corrupt", CASES, ids=[c.__name__.strip("_") for c in CASES])
@@ -152,9 +165,7 @@ def test_default_mode_stops_before_writing(make_subject_folder, tmp_path):
 
 def test_skip_mode_lists_every_skipped_subject(make_subject_folder, tmp_path):
     bad = _four_subjects_with_bad_train_subject(make_subject_folder)
-    builder = prepare(
-        tmp_path / "brats", config="slices_64", data_dir=tmp_path / "tfds", skip_bad_subjects=True
-    )
+    builder = prepare(tmp_path / "brats", config="slices_64", data_dir=tmp_path / "tfds", skip_bad_subjects=True)
     rejected = builder.info.metadata["rejected_subjects"]
     assert [r["subject_id"] for r in rejected] == [bad]
     assert rejected[0]["file"].endswith(f"{bad}_t1ce.nii.gz")

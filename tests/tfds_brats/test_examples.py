@@ -12,8 +12,11 @@ def test_slice_examples_are_the_shared_slicing():
     volumes, seg = fake_canonical_subject(seed=5)
     volumes = {m: v.astype(np.float32) for m, v in volumes.items()}
     mask = np.any([v != 0 for v in volumes.values()], axis=0)
-    produced = dict(examples.subject_examples("s", volumes, mask, seg, np.eye(4), layout="slices", image_size=16,
-                                              canvas_size=32, min_brain_fraction=0.05))
+    produced = dict(
+        examples.subject_examples(
+            "s", volumes, mask, seg, np.eye(4), layout="slices", image_size=16, canvas_size=32, min_brain_fraction=0.05
+        )
+    )
     images, _, _ = examples.normalise_subject(volumes, mask)
     kept = slicing.usable_slice_indices(mask, 0.05)
     cut = slicing.to_model_slices(images, mask, image_size=16, canvas_size=32, indices=kept, seg=seg)
@@ -31,8 +34,15 @@ def test_slice_examples_fields_and_keys():
     mask = np.any([v != 0 for v in volumes.values()], axis=0)
     produced = list(
         examples.subject_examples(
-            "s9", volumes, mask, seg, np.eye(4), layout="slices", image_size=16,
-            canvas_size=32, min_brain_fraction=0.05,
+            "s9",
+            volumes,
+            mask,
+            seg,
+            np.eye(4),
+            layout="slices",
+            image_size=16,
+            canvas_size=32,
+            min_brain_fraction=0.05,
         )
     )
     kept = examples.usable_slice_indices(mask, 0.05)
@@ -52,8 +62,15 @@ def test_slice_examples_without_seg_store_zeros():
     mask = np.any([v != 0 for v in volumes.values()], axis=0)
     _, example = next(
         examples.subject_examples(
-            "s", volumes, mask, None, np.eye(4), layout="slices", image_size=24,
-            canvas_size=24, min_brain_fraction=0.05,
+            "s",
+            volumes,
+            mask,
+            None,
+            np.eye(4),
+            layout="slices",
+            image_size=24,
+            canvas_size=24,
+            min_brain_fraction=0.05,
         )
     )
     assert example["has_seg"] is False and not example["seg"].any()
@@ -63,8 +80,15 @@ def test_volume_example_holds_the_whole_subject():
     volumes, seg = fake_canonical_subject(seed=4)
     mask = np.any([v != 0 for v in volumes.values()], axis=0)
     affine = np.diag([2.0, 2.0, 2.0, 1.0])
-    (key, example), = examples.subject_examples(
-        "v", volumes, mask, seg, affine, layout="volumes", image_size=0, canvas_size=0,
+    ((key, example),) = examples.subject_examples(
+        "v",
+        volumes,
+        mask,
+        seg,
+        affine,
+        layout="volumes",
+        image_size=0,
+        canvas_size=0,
         min_brain_fraction=0.0,
     )
     assert key == "v" and example["images"].shape == (24, 24, 12, 4)
@@ -82,6 +106,16 @@ def test_constant_contrast_is_named():
 
 def test_unknown_layout_rejected():
     with pytest.raises(ValueError, match="layout"):
-        list(examples.subject_examples("s", {}, np.ones((2, 2, 2), bool), None, np.eye(4),
-                                       layout="cubes", image_size=2, canvas_size=2,
-                                       min_brain_fraction=0.0))
+        list(
+            examples.subject_examples(
+                "s",
+                {},
+                np.ones((2, 2, 2), bool),
+                None,
+                np.eye(4),
+                layout="cubes",
+                image_size=2,
+                canvas_size=2,
+                min_brain_fraction=0.0,
+            )
+        )

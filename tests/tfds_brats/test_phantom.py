@@ -11,16 +11,25 @@ SHAPE = (32, 32, 16)
 
 def clean_subject(seed=0, **kwargs):
     """A subject without artefacts, so tissue means are the signal equations' values."""
-    options = dict(tumour_probability=1.0, noise_level=0.0, bias_strength=0.0, partial_volume=0.0,
-                   texture=0.0, gain_range=(1.0, 1.0))
+    options = dict(
+        tumour_probability=1.0,
+        noise_level=0.0,
+        bias_strength=0.0,
+        partial_volume=0.0,
+        texture=0.0,
+        gain_range=(1.0, 1.0),
+    )
     options.update(kwargs)
     return phantom.make_subject(seed, SHAPE, **options)
 
 
 def tissue_means(subject, modality):
     volume = subject.volumes[modality]
-    return {name: float(volume[subject.tissue == label].mean())
-            for label, name in enumerate(phantom.TISSUES) if (subject.tissue == label).any()}
+    return {
+        name: float(volume[subject.tissue == label].mean())
+        for label, name in enumerate(phantom.TISSUES)
+        if (subject.tissue == label).any()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -164,16 +173,19 @@ def test_bias_field_and_gain_change_intensities_smoothly():
     assert 0.3 < ratio.min() and ratio.max() < 3.0
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(seed=-1), "seed"),
-    (dict(seed=(1, -2)), "seed"),
-    (dict(seed=1.5), "seed"),
-    (dict(seed=0, shape=(32, 32)), "shape"),
-    (dict(seed=0, shape=(4, 32, 32)), "shape"),
-    (dict(seed=0, tumour_probability=1.5), "tumour_probability"),
-    (dict(seed=0, noise_level=-0.1), "noise_level"),
-    (dict(seed=0, gain_range=(0.0, 1.0)), "gain_range"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(seed=-1), "seed"),
+        (dict(seed=(1, -2)), "seed"),
+        (dict(seed=1.5), "seed"),
+        (dict(seed=0, shape=(32, 32)), "shape"),
+        (dict(seed=0, shape=(4, 32, 32)), "shape"),
+        (dict(seed=0, tumour_probability=1.5), "tumour_probability"),
+        (dict(seed=0, noise_level=-0.1), "noise_level"),
+        (dict(seed=0, gain_range=(0.0, 1.0)), "gain_range"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):
         phantom.make_subject(**kwargs)

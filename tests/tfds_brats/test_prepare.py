@@ -126,8 +126,7 @@ def test_every_split_gets_several_shards(tmp_path, phantom_module):
 
 
 def test_cli_prints_summary(dummy_dir, tmp_path, capsys):
-    assert main(["--manual-dir", str(dummy_dir), "--config", "volumes",
-                 "--data-dir", str(tmp_path / "tfds")]) == 0
+    assert main(["--manual-dir", str(dummy_dir), "--config", "volumes", "--data-dir", str(tmp_path / "tfds")]) == 0
     out = capsys.readouterr().out
     assert "brats/volumes/1.0.0" in out
     assert "subjects found: 5, used: 5, rejected: 0, with seg: 4" in out
@@ -167,6 +166,14 @@ def test_cli_help_lists_the_options(capsys):
         prepare_module.main(["--help"])
     assert caught.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--manual-dir", "--config", "--data-dir", "--skip-bad-subjects", "--phantom",
-                   "--num-subjects", "--image-size", "--seed"):
+    for option in (
+        "--manual-dir",
+        "--config",
+        "--data-dir",
+        "--skip-bad-subjects",
+        "--phantom",
+        "--num-subjects",
+        "--image-size",
+        "--seed",
+    ):
         assert option in out

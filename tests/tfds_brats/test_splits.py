@@ -41,8 +41,7 @@ def test_assign_splits_is_disjoint_and_complete():
 
 @pytest.mark.parametrize(
     "fractions, message",
-    [((0.8, 0.2), "needs 3"), ((0.8, 0.3, 0.1), "add up to 1"), ((0.0, 0.5, 0.5), "train"),
-     ((1.1, -0.1, 0.0), ">= 0")],
+    [((0.8, 0.2), "needs 3"), ((0.8, 0.3, 0.1), "add up to 1"), ((0.0, 0.5, 0.5), "train"), ((1.1, -0.1, 0.0), ">= 0")],
 )
 def test_bad_fractions(fractions, message):
     with pytest.raises(ValueError, match=message):

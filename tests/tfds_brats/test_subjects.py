@@ -58,11 +58,13 @@ def test_every_dummy_subject_loads_canonical(dummy_dir):
 
 def test_contrasts_stored_in_different_orientations_line_up(tmp_path):
     volumes, seg = fake_canonical_subject(seed=7)
-    stored_as = {"t1": ("L", "P", "S"), "t1ce": ("R", "A", "S"), "t2": ("L", "A", "S"),
-                 "flair": ("P", "L", "S")}  # flair also swaps the in-plane axes
-    paths = {
-        m: write_volume(tmp_path / "s" / f"s_{m}.nii.gz", volumes[m], stored_as[m]) for m in MODALITIES
-    }
+    stored_as = {
+        "t1": ("L", "P", "S"),
+        "t1ce": ("R", "A", "S"),
+        "t2": ("L", "A", "S"),
+        "flair": ("P", "L", "S"),
+    }  # flair also swaps the in-plane axes
+    paths = {m: write_volume(tmp_path / "s" / f"s_{m}.nii.gz", volumes[m], stored_as[m]) for m in MODALITIES}
     paths["seg"] = write_volume(tmp_path / "s" / "s_seg.nii.gz", seg, ("R", "P", "S"))
     raw = np.asanyarray(nib.load(paths["t1"]).dataobj)
     assert not np.array_equal(raw, volumes["t1"])  # stored flipped on disk

@@ -23,8 +23,14 @@ class ForcedScore(keras.callbacks.Callback):
 
 
 def fit(model, batch, epochs, initial_epoch, callbacks):
-    model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=epochs, initial_epoch=initial_epoch,
-              steps_per_epoch=1, verbose=0, callbacks=callbacks)
+    model.fit(
+        tf.data.Dataset.from_tensors(batch).repeat(),
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=1,
+        verbose=0,
+        callbacks=callbacks,
+    )
 
 
 def test_best_checkpoint_survives_a_resume_after_a_good_epoch(tmp_path, tiny_batch, tiny_model_kwargs):
@@ -43,7 +49,10 @@ def test_best_checkpoint_survives_a_resume_after_a_good_epoch(tmp_path, tiny_bat
     # A better epoch later still replaces it.
     fit(model, tiny_batch, 3, 2, [ForcedScore([None, None, 0.95]), AtomicCheckpoint(folder)])
     assert json.loads((folder / "best.json").read_text()) == {
-        "monitor": "val_ssim", "mode": "max", "value": 0.95, "epoch": 3,
+        "monitor": "val_ssim",
+        "mode": "max",
+        "value": 0.95,
+        "epoch": 3,
     }
     assert keras.saving.load_model(folder / "best.keras").image_size == tiny_model_kwargs["image_size"]
 

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.slow
 
 def run_script(name, *args, env=None, timeout=300):
     completed = subprocess.run(
-        [sys.executable, os.path.join(SCRIPTS, name), *args], capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        [sys.executable, os.path.join(SCRIPTS, name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed.stdout
@@ -50,13 +53,19 @@ def test_two_workers_on_localhost_finish_with_identical_weights(tmp_path):
     processes = []
     for index in range(2):
         env = {
-            **os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
             "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
         }
-        processes.append(subprocess.Popen(
-            [sys.executable, os.path.join(SCRIPTS, "multi_worker.py"), str(tmp_path / f"w{index}.npz")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, os.path.join(SCRIPTS, "multi_worker.py"), str(tmp_path / f"w{index}.npz")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outputs = []
     try:
         for process in processes:
@@ -64,7 +73,7 @@ def test_two_workers_on_localhost_finish_with_identical_weights(tmp_path):
     finally:
         for process in processes:
             process.kill()
-    for process, (out, err) in zip(processes, outputs):
+    for process, (_, err) in zip(processes, outputs):
         assert process.returncode == 0, err[-3000:]
     first, second = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
     assert set(first.files) == set(second.files) and len(first.files) > 10

@@ -13,8 +13,8 @@ def test_mixed_bfloat16_trains_with_float32_weights_and_saves_its_policy(tmp_pat
     config = TrainConfig(image_size=32, base_filters=4, res_blocks=1, precision="mixed_bfloat16")
     model = build_model(config)
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
-    layers = [l for l in model._flatten_layers(include_self=False) if isinstance(l, keras.layers.Conv2D)]
-    assert layers and all(l.compute_dtype == "bfloat16" and l.kernel.dtype == "float32" for l in layers)
+    layers = [la for la in model._flatten_layers(include_self=False) if isinstance(la, keras.layers.Conv2D)]
+    assert layers and all(la.compute_dtype == "bfloat16" and la.kernel.dtype == "float32" for la in layers)
     synthesis = model(tiny_batch[0])
     assert keras.ops.convert_to_numpy(synthesis).dtype == np.float32
     history = model.fit(tf.data.Dataset.from_tensors(tiny_batch).repeat(), epochs=1, steps_per_epoch=3, verbose=0)

@@ -61,8 +61,7 @@ def test_a_trained_model_loads_after_a_bare_import_magan_keras(tmp_path, tiny_ba
     # What `python -m magan_keras.synthesize` and users' scripts do with the training command's
     # model.keras: a fresh interpreter that imports only `magan_keras` (the schedule used to be
     # unregistered there, so loading failed).
-    config = TrainConfig(image_size=32, base_filters=4, res_blocks=1, epochs=1, steps_per_epoch=2,
-                         decoder_skip=True)
+    config = TrainConfig(image_size=32, base_filters=4, res_blocks=1, epochs=1, steps_per_epoch=2, decoder_skip=True)
     model = build_model(config)
     model.fit(tf.data.Dataset.from_tensors(tiny_batch).repeat(), epochs=1, steps_per_epoch=1, verbose=0)
     path = tmp_path / "model.keras"
@@ -76,8 +75,13 @@ def test_a_trained_model_loads_after_a_bare_import_magan_keras(tmp_path, tiny_ba
         f"np.save({str(tmp_path / 'out.npy')!r}, keras.ops.convert_to_numpy(m.predict(inputs, verbose=0)))\n"
         "print(type(m.g_optimizer._learning_rate).__name__, m.decoder_skip)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "KERAS_BACKEND": keras.backend.backend()})
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": keras.backend.backend()},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-2:] == ["HoldThenLinearDecay", "True"]
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)

@@ -7,8 +7,24 @@ import pytest
 
 # A search that trains in seconds: 32 px, width 4, one residual block, 2 steps per trial.
 TINY_ARGV = [
-    "--image-size", "32", "--base-filters", "4", "--res-blocks", "1", "--num-subjects", "6", "--batch-size", "4",
-    "--epochs", "1", "--steps-per-epoch", "2", "--validation-steps", "1", "--verbose", "0",
+    "--image-size",
+    "32",
+    "--base-filters",
+    "4",
+    "--res-blocks",
+    "1",
+    "--num-subjects",
+    "6",
+    "--batch-size",
+    "4",
+    "--epochs",
+    "1",
+    "--steps-per-epoch",
+    "2",
+    "--validation-steps",
+    "1",
+    "--verbose",
+    "0",
 ]
 
 

@@ -52,8 +52,9 @@ def test_tune_options_reuse_the_training_options():
 
 
 def test_module_entry_point_prints_the_options():
-    completed = subprocess.run([sys.executable, "-m", "magan_keras.tune", "--help"], capture_output=True, text=True,
-                               timeout=300)
+    completed = subprocess.run(
+        [sys.executable, "-m", "magan_keras.tune", "--help"], capture_output=True, text=True, timeout=300
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     for option in ("--search-space", "--tuner", "--max-trials", "--output-dir", "--image-size", "--lambda-l1"):
         assert option in completed.stdout
@@ -71,8 +72,9 @@ def test_library_uses_no_cli_and_no_private_kerastuner_module():
         assert not [m for m in imported if m.startswith(("magan_keras.cli", "keras_tuner.src"))], path.name
 
 
-def test_failed_trials_are_reported_and_all_failed_exits_non_zero(tfds_dir, tmp_path, monkeypatch, capsys, tiny,
-                                                                  trials):
+def test_failed_trials_are_reported_and_all_failed_exits_non_zero(
+    tfds_dir, tmp_path, monkeypatch, capsys, tiny, trials
+):
     from magan_keras.training import run
 
     def broken(config, strategy=None, preprocessing=None):

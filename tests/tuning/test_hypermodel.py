@@ -22,9 +22,14 @@ def test_trial_config_takes_the_trials_values():
     assert (config.gamma, config.alpha, config.beta, config.image_size) == (0.2, 3.0, 0.1, 32)
 
 
-@pytest.mark.parametrize("kind, tuner_class", [
-    ("bayesian", hm.BayesianTuner), ("random", hm.RandomTuner), ("hyperband", hm.HyperbandTuner),
-])
+@pytest.mark.parametrize(
+    "kind, tuner_class",
+    [
+        ("bayesian", hm.BayesianTuner),
+        ("random", hm.RandomTuner),
+        ("hyperband", hm.HyperbandTuner),
+    ],
+)
 def test_make_tuner_declares_the_space_without_building_a_model(tmp_path, monkeypatch, kind, tuner_class):
     hypermodel = hm.MAGANHyperModel(TrainConfig(), load_space("extended"))
     monkeypatch.setattr(hypermodel, "build", lambda hp: pytest.fail("a model was built to read the space"))

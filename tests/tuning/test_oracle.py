@@ -18,8 +18,12 @@ class InstantTuner(keras_tuner.RandomSearch):
     def __init__(self, directory, max_trials=2):
         self.ran = []
         super().__init__(
-            hypermodel=None, objective=keras_tuner.Objective("score", "min"), max_trials=max_trials,
-            directory=str(directory), project_name="search", seed=1,
+            hypermodel=None,
+            objective=keras_tuner.Objective("score", "min"),
+            max_trials=max_trials,
+            directory=str(directory),
+            project_name="search",
+            seed=1,
         )
 
     def run_trial(self, trial, *args, **kwargs):

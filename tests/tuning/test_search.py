@@ -12,7 +12,13 @@ from magan_keras.tuning.search_space import load_space
 from magan_keras.tuning.settings import make_settings
 
 TINY = dict(
-    image_size=32, base_filters=4, res_blocks=1, num_subjects=6, batch_size=4, epochs=1, steps_per_epoch=2,
+    image_size=32,
+    base_filters=4,
+    res_blocks=1,
+    num_subjects=6,
+    batch_size=4,
+    epochs=1,
+    steps_per_epoch=2,
     validation_steps=1,
 )
 
@@ -93,8 +99,18 @@ def test_best_config_trains_with_the_training_command(resumed, tmp_path):
     best = os.path.join(resumed[0], "best_config.toml")
     config = TrainConfig.from_file(best)
     assert (config.image_size, config.base_filters, config.res_blocks, config.num_subjects) == (32, 4, 1, 6)
-    argv = ["--config", best, "--epochs", "1", "--steps-per-epoch", "2", "--validation-steps", "1",
-            "--output-dir", str(tmp_path / "run")]
+    argv = [
+        "--config",
+        best,
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--validation-steps",
+        "1",
+        "--output-dir",
+        str(tmp_path / "run"),
+    ]
     assert train.main(argv) == 0
     assert (tmp_path / "run" / "report.md").is_file()
 

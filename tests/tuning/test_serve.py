@@ -65,8 +65,23 @@ def test_chief_and_two_workers_share_one_search(tfds_dir, tmp_path, tiny, trials
     out = str(tmp_path / "search")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     command = [
-        sys.executable, "-m", "tuning.launch_distributed", "--workers", "2", "--timeout", "420", "--",
-        *tiny, "--tfds-data-dir", tfds_dir, "--output-dir", out, "--max-trials", "3", "--tuner", "random",
+        sys.executable,
+        "-m",
+        "tuning.launch_distributed",
+        "--workers",
+        "2",
+        "--timeout",
+        "420",
+        "--",
+        *tiny,
+        "--tfds-data-dir",
+        tfds_dir,
+        "--output-dir",
+        out,
+        "--max-trials",
+        "3",
+        "--tuner",
+        "random",
     ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=480, env=env)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -87,6 +102,8 @@ def test_chief_and_two_workers_share_one_search(tfds_dir, tmp_path, tiny, trials
     # KerasTuner's own chief leaves the last finished trial listed as ongoing; a re-run must not redo it.
     state["ongoing_trials"] = {"tuner0": "2"}  # the id a single-process run uses
     json.dump(state, open(oracle_path, "w"))
-    assert tune.main([*tiny, "--tfds-data-dir", tfds_dir, "--output-dir", out, "--max-trials", "3",
-                      "--tuner", "random"]) == 0
+    assert (
+        tune.main([*tiny, "--tfds-data-dir", tfds_dir, "--output-dir", out, "--max-trials", "3", "--tuner", "random"])
+        == 0
+    )
     assert trials(out) == finished

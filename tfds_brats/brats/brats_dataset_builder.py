@@ -95,9 +95,7 @@ class Builder(SubjectDatasetBuilder):
             found,
             layout=config.layout,
             min_brain_fraction=config.min_brain_fraction,
-            progress=lambda items: tqdm_utils.tqdm(
-                items, desc="Checking subjects", unit=" subjects", leave=False
-            ),
+            progress=lambda items: tqdm_utils.tqdm(items, desc="Checking subjects", unit=" subjects", leave=False),
         )
         if rejected and not self.skip_bad_subjects:
             raise validation.BadSubjectsError(rejected, total=len(found))
@@ -125,14 +123,9 @@ class Builder(SubjectDatasetBuilder):
             subjects_found=len(found),
             split_subjects={s: [r.subject_id for r in reports] for s, reports in split_reports.items()},
             subjects_with_seg=sum(report.has_seg for report in passed),
-            rejected_subjects=[
-                {"subject_id": e.subject_id, "file": e.path, "reason": e.reason} for e in rejected
-            ],
+            rejected_subjects=[{"subject_id": e.subject_id, "file": e.path, "reason": e.reason} for e in rejected],
         )
-        return {
-            split: self._generate_examples(reports, split)
-            for split, reports in split_reports.items()
-        }
+        return {split: self._generate_examples(reports, split) for split, reports in split_reports.items()}
 
     def _generate_examples(self, reports, split="train"):
         for report in tqdm_utils.tqdm(reports, desc=f"{split}: subjects", unit=" subjects", leave=False):

@@ -47,8 +47,12 @@ DUMMY_SUBJECTS = (
     ("BraTS-GLI-00004-000", "BraTS-GLI-00004-000", "brats2023", ".nii", ("L", "P", "S"), False),
     # Mixed extensions inside one subject: t1 and seg uncompressed.
     (
-        "nested/BraTS2021_00005", "BraTS2021_00005", "brats2018-2021",
-        {"t1": ".nii", "seg": ".nii"}, ("R", "A", "S"), True,
+        "nested/BraTS2021_00005",
+        "BraTS2021_00005",
+        "brats2018-2021",
+        {"t1": ".nii", "seg": ".nii"},
+        ("R", "A", "S"),
+        True,
     ),
 )
 
@@ -187,9 +191,7 @@ def write_fake_subject(
 
     paths = {}
     for modality in MODALITIES:
-        paths[modality] = write_volume(
-            folder / filename(modality), volumes[modality], axcodes
-        )
+        paths[modality] = write_volume(folder / filename(modality), volumes[modality], axcodes)
     if with_seg:
         if naming == "brats2023":
             seg = np.where(seg == 4, 3, seg).astype(np.uint8)
@@ -214,8 +216,13 @@ def write_dummy_data(root: os.PathLike) -> list[str]:
         if target.exists():
             shutil.rmtree(target)
         write_fake_subject(
-            target, subject_id, naming=naming, extension=extension, axcodes=axcodes,
-            with_seg=with_seg, seed=index,
+            target,
+            subject_id,
+            naming=naming,
+            extension=extension,
+            axcodes=axcodes,
+            with_seg=with_seg,
+            seed=index,
         )
         written.append(subject_id)
     return written
@@ -235,7 +242,8 @@ def main(argv=None) -> int:
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--out", default=str(pathlib.Path(__file__).parent / "dummy_data"),
+        "--out",
+        default=str(pathlib.Path(__file__).parent / "dummy_data"),
         help="folder to write the fake subjects into (default: dummy_data/ beside this file)",
     )
     args = parser.parse_args(argv)

@@ -22,8 +22,10 @@ def train_step(model, data):
     for k, (optimizer, network, loss_name) in enumerate(pairs):
         variables = network.trainable_variables
         gradients = torch.autograd.grad(
-            results[loss_name], [v.value for v in variables],
-            retain_graph=k < len(pairs) - 1, allow_unused=True,
+            results[loss_name],
+            [v.value for v in variables],
+            retain_graph=k < len(pairs) - 1,
+            allow_unused=True,
         )
         updates.append((optimizer, gradients, variables))
     with torch.no_grad():

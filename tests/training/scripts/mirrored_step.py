@@ -27,7 +27,10 @@ batch = make_tiny_batch(batch_size=4)
 dataset = tf.data.Dataset.from_tensors(batch).repeat()
 results = {}
 initial = None
-for name, strategy in (("one", tf.distribute.OneDeviceStrategy("/cpu:0")), ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+for name, strategy in (
+    ("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
+    ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
+):
     keras.utils.set_random_seed(0)
     model = build_model(config, strategy)
     if initial is None:
