@@ -203,3 +203,38 @@ def new_directory(path: os.PathLike | str):
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def check_output_path(raw, kind="output", error=ValueError) -> str:
+    """The one guard of an output folder's path: refuses empty, root-like, linked or file paths.
+
+    Returns the absolute path. Nothing is created or deleted here.
+
+    Args:
+        raw: str. The path as the user gave it.
+        kind: str. What the folder is for, in the message (`"run"`, `"search"`).
+        error: the exception class to raise (the caller's own, so its CLI reports it).
+
+    Example:
+    >>> check_output_path("", "run")
+    Traceback (most recent call last):
+    ...
+    ValueError: output_dir must not be empty
+    >>> check_output_path("/", "run")
+    Traceback (most recent call last):
+    ...
+    ValueError: output_dir '/' is /, the root, home or current folder; choose a run folder inside it
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise error("output_dir must not be empty")
+    absolute = os.path.abspath(os.path.expanduser(raw))
+    risky = {os.path.abspath(os.sep), os.path.abspath(os.path.expanduser("~")), os.path.abspath(os.getcwd())}
+    if absolute in risky or os.path.dirname(absolute) == absolute:
+        raise error(
+            f"output_dir {raw!r} is {absolute}, the root, home or current folder; choose a {kind} folder inside it"
+        )
+    if os.path.islink(absolute):
+        raise error(f"output_dir {absolute} is a symbolic link; give the folder it points to or another one")
+    if os.path.lexists(absolute) and not os.path.isdir(absolute):
+        raise error(f"output_dir {absolute} exists and is not a folder; choose another --output-dir")
+    return absolute

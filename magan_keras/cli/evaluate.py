@@ -38,6 +38,7 @@ from magan_keras.evaluation.baselines import DEFAULT_MAX_EXAMPLES, Baselines
 from magan_keras.evaluation.evaluate import evaluate_model
 from magan_keras.evaluation.results import OUTPUT_FILES, existing_outputs
 from magan_keras.evaluation.subjects import load_split, subjects_from_folder
+from magan_keras.modalities import parse_contrast_list as _parse_contrast_list
 
 
 class InputError(ValueError):
@@ -67,17 +68,7 @@ def parse_targets(values, known, option="--target") -> tuple:
     ...
     magan_keras.cli.evaluate.InputError: --target: unknown contrast 'pd'; choose from t1, t2
     """
-    names = []
-    for value in values or ():
-        for name in str(value).split(","):
-            name = name.strip().lower()
-            if not name:
-                continue
-            if name not in known:
-                raise InputError(f"{option}: unknown contrast '{name}'; choose from {', '.join(known)}")
-            if name not in names:
-                names.append(name)
-    return tuple(names)
+    return _parse_contrast_list(values, known, option, InputError)
 
 
 def build_parser() -> argparse.ArgumentParser:

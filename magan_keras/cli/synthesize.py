@@ -33,6 +33,7 @@ import sys
 
 from magan_keras.inference.synthesis import INTENSITY_SCALE, OUTPUT_SUFFIX, InputError
 from magan_keras.modalities import BRATS_MODALITIES
+from magan_keras.modalities import parse_contrast_list as _parse_contrast_list
 from tfds_brats.constants import BRATS_CANVAS_SIZE
 
 
@@ -58,17 +59,7 @@ def parse_contrast_list(values, known=BRATS_MODALITIES, option="--target"):
     ...
     magan_keras.inference.synthesis.InputError: --target: unknown contrast 'pd'; choose from t1, t1ce, t2, flair
     """
-    names = []
-    for value in values or ():
-        for name in str(value).split(","):
-            name = name.strip().lower()
-            if not name:
-                continue
-            if name not in known:
-                raise InputError(f"{option}: unknown contrast '{name}'; choose from {', '.join(known)}")
-            if name not in names:
-                names.append(name)
-    return tuple(names)
+    return _parse_contrast_list(values, known, option, InputError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -166,19 +166,7 @@ def check_output_dir(config):
     Raises:
         RunFolderError: the message names the folder and why.
     """
-    raw = config.output_dir
-    if not isinstance(raw, str) or not raw.strip():
-        raise RunFolderError("output_dir must not be empty")
-    output_dir = os.path.abspath(os.path.expanduser(raw))
-    risky = {os.path.abspath(os.sep), os.path.abspath(os.path.expanduser("~")), os.path.abspath(os.getcwd())}
-    if output_dir in risky or os.path.dirname(output_dir) == output_dir:
-        raise RunFolderError(
-            f"output_dir {raw!r} is {output_dir}, the root, home or current folder; choose a run folder inside it"
-        )
-    if os.path.islink(output_dir):
-        raise RunFolderError(f"output_dir {output_dir} is a symbolic link; give the folder it points to or another one")
-    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
-        raise RunFolderError(f"output_dir {output_dir} exists and is not a folder; choose another --output-dir")
+    output_dir = atomic.check_output_path(config.output_dir, "run", RunFolderError)
     if run_folder_kind(output_dir) is None:
         raise RunFolderError(
             f"output_dir {output_dir} exists, is not empty and is not a magan_keras run folder (no {MARKER_FILE}, "
@@ -557,14 +545,18 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
     """`train`'s work once the folder is claimed: `fit` (skipped when the marker says it finished), then the rest."""
     output_dir = os.path.dirname(paths["config"])
     splits = load_splits(config, builder)
-    model = build_model(config, strategy, dataset_preprocessing(builder, config))
     test_split = splits.get("test") or splits["validation"]
     marker = read_marker(output_dir) or {}
-    if marker.get("training_done") and os.path.isfile(paths["model"]):
+    done = marker.get("training_done") and os.path.isfile(paths["model"])
+    if not done:
+        # Before the model is built, as always: the seeded random streams then give the same
+        # initial weights as every earlier version of this command (the README's numbers).
+        train_examples, validation_examples = make_datasets(config, splits)
+    model = build_model(config, strategy, dataset_preprocessing(builder, config))
+    if done:
         # `fit` returned and its model was saved before an interruption: only the last steps are redone.
         model.load_weights(paths["model"])
     else:
-        train_examples, validation_examples = make_datasets(config, splits)
         grid = run_callbacks.SampleGrid(
             sample_batch(test_split, config), BRATS_MODALITIES, paths["samples"], paths["tensorboard"], enabled=chief
         )

@@ -66,22 +66,6 @@ def is_search_folder(folder, identity_keys):
     return isinstance(saved, dict) and set(saved) == set(identity_keys)
 
 
-def _check_path(folder):
-    """Refuses an empty, root-like, linked or non-folder output path (nothing is written)."""
-    if not isinstance(folder, str) or not folder.strip():
-        raise SearchFolderError("output_dir must not be empty")
-    absolute = os.path.abspath(os.path.expanduser(folder))
-    risky = {os.path.abspath(os.sep), os.path.abspath(os.path.expanduser("~")), os.path.abspath(os.getcwd())}
-    if absolute in risky or os.path.dirname(absolute) == absolute:
-        raise SearchFolderError(
-            f"output_dir {folder!r} is {absolute}, the root, home or current folder; choose a search folder inside it"
-        )
-    if os.path.islink(absolute):
-        raise SearchFolderError(f"output_dir {absolute} is a symbolic link; give the folder it points to or another")
-    if os.path.lexists(absolute) and not os.path.isdir(absolute):
-        raise SearchFolderError(f"output_dir {absolute} exists and is not a folder; choose another --output-dir")
-
-
 def prepare_output_dir(settings, overwrite=False):
     """Checks `settings.output_dir` and writes its marker and `search.json` (before any work).
 
@@ -105,7 +89,7 @@ def prepare_output_dir(settings, overwrite=False):
     magan_keras.tuning.folder.SearchFolderError: output_dir ... holds another search (saved vs requested: ...
     """
     folder = settings.output_dir
-    _check_path(folder)
+    atomic.check_output_path(folder, "search", SearchFolderError)
     settings_path = os.path.join(folder, SETTINGS_FILE)
     identity = settings.identity()
     saved = None
