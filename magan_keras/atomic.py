@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
 import pathlib
 import shutil
 import tempfile
+from glob import escape as glob_escape
 
 
 def _umask():
@@ -169,9 +171,100 @@ def save_model(model, path: os.PathLike | str) -> pathlib.Path:
     """
     if not os.fspath(path).endswith(".keras"):
         raise ValueError(f"a model file must end in .keras, got {os.fspath(path)!r}")
+    path = pathlib.Path(os.fspath(path))
+    checksum = checksum_path(path)
     with replacing(path) as temporary:
         model.save(temporary, overwrite=True)
-    return pathlib.Path(path)
+        digest = file_sha256(temporary)
+        # The old checksum goes before the new model arrives: a kill in between leaves a model
+        # without one (it loads with a note), never a good model refused for a stale checksum.
+        with contextlib.suppress(FileNotFoundError):
+            checksum.unlink()
+    write_text(checksum, f"{digest}  {path.name}\n")
+    return path
+
+
+CHECKSUM_SUFFIX = ".sha256"
+
+
+def checksum_path(path: os.PathLike | str) -> pathlib.Path:
+    """Where `save_model` keeps the SHA-256 of a model file: beside it, `<name>.sha256`.
+
+    Args:
+        path: str or path-like. The model file.
+
+    Example:
+    >>> checksum_path("run/model.keras").name
+    'model.keras.sha256'
+    """
+    path = pathlib.Path(os.fspath(path))
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def file_sha256(path: os.PathLike | str) -> str:
+    """The SHA-256 of a file's bytes, in hex.
+
+    Args:
+        path: str or path-like.
+
+    Example:
+    >>> import os, tempfile
+    >>> file_sha256(write_text(os.path.join(tempfile.mkdtemp(), "a.txt"), "abc"))[:16]
+    'ba7816bf8f01cfea'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ChecksumError(ValueError):
+    """A file whose bytes do not match the checksum saved beside it; the message names both."""
+
+
+def verify_checksum(path: os.PathLike | str) -> str | None:
+    """Checks a model file against the checksum `save_model` wrote beside it.
+
+    Args:
+        path: str or path-like. The model file.
+
+    Returns:
+        None when it matches; a one-line note when the file has no checksum beside it (a model
+        saved before checksums were written, or by plain `model.save`): it is not verified.
+
+    Raises:
+        ChecksumError: the file's SHA-256 differs from the recorded one, or the checksum file
+            is unreadable.
+
+    Example:
+    >>> import os, tempfile, keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> path = save_model(model, os.path.join(tempfile.mkdtemp(), "m.keras"))
+    >>> verify_checksum(path) is None
+    True
+    >>> with open(path, "ab") as stream:
+    ...     _ = stream.write(b"x")
+    >>> verify_checksum(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    magan_keras.atomic.ChecksumError: model file .../m.keras does not match its checksum ...
+    """
+    path = pathlib.Path(os.fspath(path))
+    checksum = checksum_path(path)
+    if not checksum.is_file():
+        return f"model file {path} has no checksum beside it ({checksum.name}): its integrity is not verified"
+    try:
+        recorded = checksum.read_text(encoding="utf-8").split()[0].lower()
+    except (OSError, UnicodeDecodeError, IndexError) as error:
+        raise ChecksumError(f"checksum file {checksum} is unreadable ({type(error).__name__})") from error
+    actual = file_sha256(path)
+    if actual != recorded:
+        raise ChecksumError(
+            f"model file {path} does not match its checksum {checksum.name} (sha256 {actual[:12]}... "
+            f"instead of {recorded[:12]}...): the file is damaged; restore it or retrain"
+        )
+    return None
 
 
 @contextlib.contextmanager
@@ -203,6 +296,36 @@ def new_directory(path: os.PathLike | str):
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def remove_leftovers(path: os.PathLike | str) -> list:
+    """Deletes the temporaries a killed write of `path` left beside it; returns what went.
+
+    `replacing` and `new_directory` write under `.<name>.<random>.tmp...` names beside the
+    target and remove them on any error, but not when the process is killed. Call this once
+    the same target was written successfully (no other writer of it can still be running).
+
+    Args:
+        path: str or path-like. The file or folder just written.
+
+    Example:
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(folder, ".1.k1lled.tmp"))  # an export killed mid-write
+    >>> with new_directory(os.path.join(folder, "1")):
+    ...     pass
+    >>> [os.path.basename(p) for p in remove_leftovers(os.path.join(folder, "1"))], os.listdir(folder)
+    (['.1.k1lled.tmp'], ['1'])
+    """
+    path = pathlib.Path(os.fspath(path))
+    removed = []
+    for entry in sorted(path.parent.glob(f".{glob_escape(path.name)}.*.tmp*")):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def check_output_path(raw, kind="output", error=ValueError) -> str:

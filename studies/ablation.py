@@ -2,9 +2,10 @@
 
 Trains, for every seed, the full model and each ablation through the one training path
 (`magan_keras.training.run.train`, so every run folder is a normal run folder with its own
-report), scores each with both evaluation protocols and the two baselines, and writes a
-results page (markdown tables with mean and spread over seeds, sample grids side by side,
-metric distributions). Finished runs are reused, so an interrupted study resumes.
+report and its shareable preset, `<variant>/seed<N>/preset/` with the variant's model card),
+scores each with both evaluation protocols and the two baselines, and writes a results page
+(markdown tables with mean and spread over seeds, sample grids side by side, metric
+distributions). Finished runs are reused, so an interrupted study resumes.
 
 Variants:
 - `full`: MA-GAN as configured.

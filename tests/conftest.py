@@ -99,3 +99,44 @@ def gradients(loss_fn, variables):
 def gradients_fixture():
     """The backend-neutral `gradients(loss_fn, variables)` helper."""
     return gradients
+
+
+def flip_one_compressed_byte(path):
+    """Flips one byte inside a `.gz` file's deflate stream so that it still inflates, to other bytes.
+
+    The damaged file decompresses without a deflate error (a reader that stops at the last voxel
+    sees only changed values); only gzip's CRC at the end of the stream tells. Returns the offset.
+    """
+    import gzip
+    import zlib
+
+    data = bytearray(open(path, "rb").read())
+    original = gzip.decompress(bytes(data))
+    flags, start = data[3], 10
+    if flags & 4:  # FEXTRA
+        start += 2 + int.from_bytes(data[10:12], "little")
+    for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & flag:
+            start = data.index(0, start) + 1
+    if flags & 2:  # FHCRC
+        start += 2
+    for offset in range(start + (len(data) - start) // 2, len(data) - 8):
+        for bit in range(8):
+            trial = bytearray(data)
+            trial[offset] ^= 1 << bit
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            try:
+                out = inflater.decompress(bytes(trial[start:-8]))
+            except zlib.error:
+                continue
+            if inflater.eof and len(out) == len(original) and out != original:
+                with open(path, "wb") as stream:
+                    stream.write(trial)
+                return offset
+    raise AssertionError(f"no byte of {path} flips to a stream that still inflates")
+
+
+@pytest.fixture(name="flip_one_compressed_byte")
+def flip_one_compressed_byte_fixture():
+    """The `flip_one_compressed_byte(path)` helper (a `.nii.gz` whose gzip CRC fails)."""
+    return flip_one_compressed_byte

@@ -33,13 +33,14 @@ True
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.utils import shard_utils
 
-from tfds_brats import examples
+from tfds_brats import examples, splits
 from tfds_brats.features import features_for
 
 HOMEPAGE = "https://www.synapse.org/brats"
@@ -125,14 +126,43 @@ class SubjectDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=T
         skip_bad_subjects: bool. leave out subjects that fail validation
             (listed in `info.metadata["rejected_subjects"]`) instead of
             stopping before anything is written.
+        input_checks: bool. check each subject's images (`tfds_brats.checks`: contrasts as
+            named, co-registered, skull-stripped) and reject those that fail.
+        split_file: path of a CSV (`subject_id,split`) or JSON (`{subject: split}`) file that gives
+            every subject's split (`tfds_brats.splits.read_split_file`); default: the config's
+            `split_fractions` and `split_seed`.
+        split_dirs: split name ("validation", "test") -> a folder whose subjects make that split
+            (BraTS only); the main folder's subjects share the other splits.
         **kwargs: passed to `tfds.core.GeneratorBasedBuilder` (`data_dir`,
             `config`, `version`, `file_format`).
     """
 
-    def __init__(self, *, skip_bad_subjects: bool = False, **kwargs):
+    def __init__(
+        self,
+        *,
+        skip_bad_subjects: bool = False,
+        input_checks: bool = True,
+        split_file=None,
+        split_dirs: dict | None = None,
+        **kwargs,
+    ):
         self.skip_bad_subjects = bool(skip_bad_subjects)
+        self.input_checks = bool(input_checks)
+        self.split_file = None if split_file is None else os.fspath(split_file)
+        self.split_dirs = {name: os.fspath(path) for name, path in (split_dirs or {}).items() if path is not None}
         super().__init__(**kwargs)
         self._original_state["skip_bad_subjects"] = self.skip_bad_subjects
+        self._original_state["input_checks"] = self.input_checks
+        self._original_state["split_file"] = self.split_file
+        self._original_state["split_dirs"] = self.split_dirs
+
+    def _assign(self, subject_ids, fractions=None) -> dict[str, list[str]]:
+        """Split name -> ids: by `split_file` when given, else by `fractions` (default: the config's)."""
+        config = self.builder_config
+        if self.split_file is not None:
+            mapping, _ = splits.read_split_file(self.split_file)
+            return splits.splits_from_file(subject_ids, mapping, self.split_file)
+        return splits.assign_splits(subject_ids, fractions or config.split_fractions, config.split_seed)
 
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config

@@ -27,4 +27,5 @@ BRATS_CANVAS_SIZE = 256  # BraTS's 240 x 240 with 8 voxels to spare on each side
 MIN_BRAIN_FRACTION = 0.05  # axial slices with less brain are left out
 LOWER_PERCENTILE = 0.5  # each contrast is clipped to these brain percentiles -> [-1, 1]
 UPPER_PERCENTILE = 99.5
+TRAINED_SPACING_MM = 1.0  # voxel size of BraTS (SRI24, 1 mm isotropic), which the models are trained on
 ORIENTATION = "RAS"  # canonical voxel axes every volume is brought to; axial slices are [:, :, k]

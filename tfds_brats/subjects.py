@@ -41,9 +41,12 @@ BraTS-GLI-00004-000 (24, 24, 12) ('L', 'P', 'S')
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import hashlib
 import os
 import pathlib
 import re
+import zlib
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -179,7 +182,9 @@ def find_subjects(root: os.PathLike | str) -> list[SubjectFiles]:
     """Walks `root` recursively and groups BraTS-named files into subjects.
 
     Args:
-        root: folder to search (followed into sub-folders and symlinks).
+        root: folder to search (followed into sub-folders and symlinks; each folder is walked
+            once, however many links lead to it, so a symlink cycle such as `loop -> ..` is
+            harmless).
 
     Returns:
         list of `SubjectFiles`, sorted by subject id then folder. Incomplete
@@ -200,8 +205,16 @@ def find_subjects(root: os.PathLike | str) -> list[SubjectFiles]:
         raise NoSubjectsError(f"BraTS folder {root} does not exist or is not a folder")
     groups: dict[tuple[pathlib.Path, str], dict[str, list[pathlib.Path]]] = {}
     namings: dict[tuple[pathlib.Path, str], set[str]] = {}
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder walked: each once
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = _folder_key(dirpath)
+        if here is None or here in seen:  # a second way into a folder (a symlink cycle, `loop -> ..`)
+            dirnames[:] = []
+            continue
+        seen.add(here)
+        dirnames[:] = [
+            d for d in sorted(dirnames) if not d.startswith(".") and _folder_key(os.path.join(dirpath, d)) not in seen
+        ]
         for filename in sorted(filenames):
             parsed = parse_filename(filename)
             if parsed is None:
@@ -226,6 +239,47 @@ def find_subjects(root: os.PathLike | str) -> list[SubjectFiles]:
         for (folder, prefix), roles in groups.items()
     ]
     return sorted(found, key=lambda s: (s.subject_id, str(s.folder)))
+
+
+def _folder_key(path) -> tuple[int, int] | None:
+    """(device, inode) of the folder `path` leads to (symlinks followed), None if unreadable."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def source_fingerprint(found: list[SubjectFiles], root: os.PathLike | str) -> dict:
+    """What a prepared dataset records of its source files: their names, sizes and mtimes, hashed.
+
+    Args:
+        found: `SubjectFiles` from `find_subjects(root)`.
+        root: the folder they were found in (names are taken relative to it).
+
+    Returns:
+        `{"files": count, "sha256": hex}`; equal for the same files, unchanged.
+
+    Example:
+    >>> import os
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> _ = write_fake_subject("fp/s1", "s1")
+    >>> first = source_fingerprint(find_subjects("fp"), "fp")
+    >>> first["files"], first == source_fingerprint(find_subjects("fp"), "fp")
+    (5, True)
+    >>> os.utime("fp/s1/s1_t2.nii.gz", (0, 0))  # touched (or replaced): another fingerprint
+    >>> source_fingerprint(find_subjects("fp"), "fp") == first
+    False
+    """
+    root = pathlib.Path(os.path.expanduser(os.fspath(root)))
+    lines = []
+    for files in found:
+        for paths in files.matches.values():
+            for path in paths:
+                stat = path.stat()
+                lines.append(f"{os.path.relpath(path, root)}\t{stat.st_size}\t{stat.st_mtime_ns}")
+    digest = hashlib.sha256("\n".join(sorted(lines)).encode("utf-8")).hexdigest()
+    return {"files": len(lines), "sha256": digest}
 
 
 def parse_filename(filename: str) -> tuple[str, str, str] | None:
@@ -382,11 +436,13 @@ def _read(subject_id, path, dtype, role=None):
         given = f" (given for '{role}')" if role else ""
         raise SubjectError(subject_id, path, f"no such file{given}")
     try:
-        image = nib.load(os.fspath(path))
+        image = _load_image(path)
         if dtype is None:
             data = np.asanyarray(image.dataobj)
         else:
             data = np.asarray(image.get_fdata(dtype=dtype, caching="unchanged"))
+    except CorruptFileError as error:
+        raise SubjectError(subject_id, path, str(error)) from error
     except Exception as error:  # nibabel raises many types for bad files
         raise SubjectError(subject_id, path, f"cannot read the file ({type(error).__name__}: {error})") from error
     if data.ndim > 3 and all(n == 1 for n in data.shape[3:]):
@@ -398,6 +454,36 @@ def _read(subject_id, path, dtype, role=None):
     data = orientations.apply_orientation(data, ornt)
     affine = original_affine @ orientations.inv_ornt_aff(ornt, image.shape[:3])
     return image, data, affine, original_affine
+
+
+def _load_image(path):
+    """The nibabel image of `path`; a `.gz` file is decompressed whole first.
+
+    nibabel reads only the bytes the voxels need, so gzip's CRC and length check (done at the end
+    of the stream) never runs and a corrupted byte gives wrong voxels silently; reading the
+    whole stream with `gzip.decompress` checks it (`CorruptFileError` names what failed).
+    """
+    path = pathlib.Path(path)
+    if not path.name.lower().endswith(".gz"):
+        return nib.load(os.fspath(path))
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise CorruptFileError(
+            f"cannot read the file: corrupt gzip stream, the file is damaged or truncated ({error})"
+        ) from error
+    for image_class in (nib.Nifti1Image, nib.Nifti2Image):
+        try:
+            image = image_class.from_bytes(raw)
+        except Exception:  # noqa: BLE001  (not this header kind: try the next)
+            continue
+        image.file_map["image"].filename = os.fspath(path)  # `get_filename()` names the file, as nib.load's
+        return image
+    return nib.load(os.fspath(path))  # neither NIfTI-1 nor NIfTI-2: nibabel's own error
+
+
+class CorruptFileError(ValueError):
+    """A compressed file whose integrity check (gzip CRC and length) fails."""
 
 
 def _check_same_grid(subject_id, reference, path, affine, shape):

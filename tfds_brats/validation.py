@@ -5,8 +5,10 @@ when: a contrast is missing or given twice; a file cannot be read completely
 (truncated, not NIfTI); a volume is not 3-D, holds NaN / infinite voxels or
 is all zero; the contrasts (or the seg) differ in canonical shape or affine;
 the seg has labels outside 0-4; a contrast is constant inside the brain mask;
-its id is also used by a subject in another folder; or (slice layouts) no
-axial slice has enough brain.
+its id is also used by a subject in another folder; (slice layouts) no
+axial slice has enough brain; or it fails the input checks of `tfds_brats.checks`
+(files that look swapped, not co-registered, not skull-stripped; `input_checks=False`
+skips them, and their warnings are kept in `SubjectReport.warnings`).
 
 Example:
 >>> from tfds_brats import subjects, validation
@@ -21,7 +23,7 @@ Example:
 (['s1'], ['s2'])
 >>> print(validation.BadSubjectsError(rejected, total=len(found)))  # doctest: +ELLIPSIS
 1 of 2 BraTS subjects failed validation; nothing was written. ...
-  - subject 's2', file brats/s2/s2_t2.nii.gz: cannot read the file ...
+  - subject 's2', file brats/s2/s2_t2.nii.gz: cannot read the file...
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import collections
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 
-from tfds_brats import intensity
+from tfds_brats import checks, intensity
 from tfds_brats.constants import MODALITIES
 from tfds_brats.slicing import usable_slice_indices
 from tfds_brats.subjects import SubjectError, SubjectFiles, load_subject
@@ -45,11 +47,13 @@ class SubjectReport:
         num_slices: int. axial slices with enough brain (slice layouts), 1 for
             volumes.
         has_seg: bool.
+        warnings: tuple of str. The input checks' soft problems (spacing, orientation).
     """
 
     files: SubjectFiles
     num_slices: int
     has_seg: bool
+    warnings: tuple = ()
 
     @property
     def subject_id(self) -> str:
@@ -75,13 +79,16 @@ class BadSubjectsError(ValueError):
         )
 
 
-def validate_subject(files: SubjectFiles, *, layout: str, min_brain_fraction: float) -> SubjectReport:
+def validate_subject(
+    files: SubjectFiles, *, layout: str, min_brain_fraction: float, input_checks: bool = True
+) -> SubjectReport:
     """Loads one subject completely and checks it.
 
     Args:
         files: `SubjectFiles` from `subjects.find_subjects`.
         layout: "slices" or "volumes".
         min_brain_fraction: float. see `slicing.usable_slice_indices`.
+        input_checks: bool. Run `tfds_brats.checks.check_volumes`; its errors reject the subject.
 
     Returns:
         `SubjectReport`.
@@ -98,7 +105,20 @@ def validate_subject(files: SubjectFiles, *, layout: str, min_brain_fraction: fl
     ('s1', 11, True)
     """
     paths = files.paths()
-    volumes, seg, _ = load_subject(files)
+    volumes, seg, geometry = load_subject(files)
+    warnings = ()
+    if input_checks:
+        report = checks.check_volumes(
+            volumes,
+            subject_id=files.subject_id,
+            paths=geometry.paths,
+            affine=geometry.affine,
+            header=getattr(geometry.reference, "header", None),
+        )
+        if report.errors:
+            reasons = "; ".join(finding.message for finding in report.errors)
+            raise SubjectError(files.subject_id, files.folder, f"failed the input checks: {reasons}")
+        warnings = tuple(finding.message for finding in report.warnings)
     mask = intensity.brain_mask(volumes.values())
     for modality in MODALITIES:
         try:
@@ -114,7 +134,7 @@ def validate_subject(files: SubjectFiles, *, layout: str, min_brain_fraction: fl
                 files.folder,
                 f"no axial slice has at least {min_brain_fraction:.0%} brain",
             )
-    return SubjectReport(files=files, num_slices=num_slices, has_seg=seg is not None)
+    return SubjectReport(files=files, num_slices=num_slices, has_seg=seg is not None, warnings=warnings)
 
 
 def validate_subjects(
@@ -123,12 +143,13 @@ def validate_subjects(
     layout: str,
     min_brain_fraction: float,
     progress: Callable[[Iterable], Iterable] | None = None,
+    input_checks: bool = True,
 ) -> tuple[list[SubjectReport], list[SubjectError]]:
     """Validates all subjects; returns `(passed, rejected)`.
 
     Args:
         found: from `subjects.find_subjects`.
-        layout, min_brain_fraction: see `validate_subject`.
+        layout, min_brain_fraction, input_checks: see `validate_subject`.
         progress: optional wrapper for a progress bar (e.g. `tqdm.tqdm`).
 
     Returns:
@@ -160,7 +181,9 @@ def validate_subjects(
             )
             continue
         try:
-            passed.append(validate_subject(files, layout=layout, min_brain_fraction=min_brain_fraction))
+            passed.append(
+                validate_subject(files, layout=layout, min_brain_fraction=min_brain_fraction, input_checks=input_checks)
+            )
         except SubjectError as error:
             rejected.append(error)
     return passed, rejected

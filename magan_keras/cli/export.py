@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(<export-dir>/<name>/<version>/, signature serving_default: images, "
         "available, target -> synthesis).",
     )
-    parser.add_argument("--model", required=True, help="trained model: a .keras MAGAN or generator")
+    parser.add_argument(
+        "--model", required=True, help="trained model: a .keras MAGAN or generator, a preset folder or hf://owner/name"
+    )
     parser.add_argument("--export-dir", required=True, help="TF Serving model base folder")
     parser.add_argument("--name", default="magan", help="model name (magan)")
     parser.add_argument("--version", type=int, default=1, help="version number (1); never overwritten")

@@ -23,6 +23,14 @@ HELP = {
     "data_dir": "BraTS folder (either release naming); prepared as TFDS on first use",
     "dataset": "prepared TFDS name, e.g. brats/slices_128 or brats_phantom/slices_64",
     "tfds_data_dir": "TFDS data folder (default ~/tensorflow_datasets)",
+    "skip_bad_subjects": "with --data-dir: leave out subjects that fail validation when it is prepared "
+    "(listed in the dataset's summary) instead of stopping",
+    "split_file": "CSV (subject_id,split) or JSON ({subject: split}) file giving every subject its split: "
+    "train, validation or test",
+    "split_fractions": "train,validation,test fractions of the subjects, e.g. 1,0,0 (an empty validation "
+    "split trains without validation)",
+    "validation_data_dir": "with --data-dir: a folder whose subjects make the validation split",
+    "test_data_dir": "with --data-dir: a folder whose subjects make the test split",
     "num_subjects": "phantom subjects when no data is given",
     "image_size": "slice size in pixels (multiple of 4)",
     "scenario": f"which contrasts are missing during training: {', '.join(SCENARIOS)}",
@@ -79,6 +87,47 @@ def _bool(text):
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _fractions(text):
+    """`--split-fractions` as 3 validated fractions, for argparse's `type`.
+
+    Args:
+        text: str, e.g. "0.8,0.1,0.1".
+
+    Example:
+    >>> _fractions("1,0,0")
+    (1.0, 0.0, 0.0)
+    """
+    from tfds_brats.splits import parse_fractions  # pylint: disable=import-outside-toplevel
+
+    try:
+        return parse_fractions(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--split-fractions {text!r}: {error}") from error
+
+
+def positive_int(text):
+    """A count or size option (`--batch-size`, `--canvas-size`, `--max-subjects`): an integer >= 1.
+
+    Args:
+        text: str, the option's value.
+
+    Example:
+    >>> positive_int("8")
+    8
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected an integer >= 1, got '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def add_config_options(parser, fields=None, defaults=None, help_overrides=None):
     """Adds one option per `TrainConfig` field (all, or those in `fields`) to `parser`.
 
@@ -105,8 +154,10 @@ def add_config_options(parser, fields=None, defaults=None, help_overrides=None):
             continue
         flag = "--" + name.replace("_", "-")
         described = f"{texts[name]} (default {getattr(defaults, name)})"
-        if name == "overwrite":
+        if name in ("overwrite", "skip_bad_subjects"):
             parser.add_argument(flag, action="store_true", default=None, help=texts[name])
+        elif name == "split_fractions":
+            parser.add_argument(flag, type=_fractions, default=None, metavar="TRAIN,VAL,TEST", help=described)
         elif kind is bool:
             parser.add_argument(flag, type=_bool, default=None, metavar="{true,false}", help=described)
         else:

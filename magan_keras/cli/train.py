@@ -47,6 +47,7 @@ def main(argv=None):
     print(f"\nRun folder: {result.output_dir}")
     print(f"  model:        {result.model_path}")
     print(f"  report:       {result.report_path}")
+    print(f"  preset:       {result.output_dir}/preset (share it: python -m magan_keras.publish --preset ... --to ...)")
     print(f"  metrics:      {result.metrics_csv}")
     print(f"  curves:       {result.curves_png}")
     if result.sample_pngs:

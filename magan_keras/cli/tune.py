@@ -125,7 +125,11 @@ def build_parser():
     search.add_argument("--output-dir", default="runs/tune", help="search folder (default runs/tune)")
     search.add_argument("--overwrite", action="store_true", help="delete the search in --output-dir and start afresh")
     search.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity (default 1)")
-    search.add_argument("--config", help="TOML or JSON training config as the base of every trial")
+    search.add_argument(
+        "--config",
+        help="TOML or JSON training config as the base of every trial, or a preset folder / hf:// handle "
+        "(the options its model was trained with)",
+    )
     training = parser.add_argument_group(
         "training options",
         "the training command's options: fixed for every trial unless the space searches them",
@@ -189,7 +193,13 @@ def main(argv=None):
         search.prepare(settings, role)
     except (ValueError, OSError) as error:
         parser.error(str(error))
-    result = search.run_search(settings, role)
+    from magan_keras.tuning.oracle import OracleStateError
+
+    try:
+        result = search.run_search(settings, role)
+    except OracleStateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if role == "worker":
         if result.stopped:
             print(f"error: {result.stopped}", file=sys.stderr)

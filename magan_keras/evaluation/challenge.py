@@ -31,8 +31,9 @@ brain_ssim                3-D SSIM (data range 1) of the brain-masked      this 
                           volumes, mean over the brain
 brain_ssim_tumour         the same, tumour-masked, mean over seg > 0       this project only
 brain_ssim_non_tumour     the same over the brain without the tumour       this project only
-brain_psnr                PSNR over the brain voxels of the normalised     this project only
-                          volumes
+brain_psnr, brain_mae      PSNR and MAE over the brain voxels of the        this project only
+                          normalised volumes (`_tumour`, `_non_tumour`:
+                          over the tumour, the brain without it)
 slice_psnr / ssim / mae   per axial slice on [0, 1], mean over slices      most 2-D papers
 ========================= ================================================ =====================
 
@@ -51,10 +52,13 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import pathlib
 
 import numpy as np
 
 from magan_keras.evaluation.protocols import K1, K2, WINDOW_SIGMA, WINDOW_SIZE, _blur, brasyn_normalise, gaussian_window
+from tfds_brats.subjects import NAMINGS
 
 CHALLENGE_COMMIT = "ecdaf00"
 CHALLENGE_METRICS = ("challenge_ssim_tumour", "challenge_ssim_non_tumour")
@@ -133,19 +137,26 @@ def challenge_metrics(prediction, truth, seg) -> dict:
     }
 
 
+DROPOUT_COMMIT = "8908040"
 DROPOUT_SEED = 123456
 DROPOUT_MODALITIES = ("t1c", "t1n", "t2f", "t2w")
+# The challenge's file tags (BraTS 2023 naming) <-> this project's contrast names.
+CONTRAST_OF_TAG = {tag: role for (sep, tag), role in NAMINGS["brats2023"].items() if role != "seg"}
+CHALLENGE_TAGS = {role: tag for tag, role in CONTRAST_OF_TAG.items()}
 
 
 def brasyn_dropped_contrasts(subject_folders) -> dict:
     """The contrast the organisers' `dropout_modality.py` drops for each subject folder.
 
-    Reproduces the script of hongweilibran/BraSyn: `np.random.seed(123456)`, then one
-    `np.random.randint(0, 4, size=len(folders))` call indexing `['t1c', 't1n', 't2f', 't2w']`,
-    the k-th draw for the k-th folder. The script takes its folders in `os.listdir` order
-    (filesystem dependent); pass them in the order the scoring run used (sorted, for a
-    reproducible run). The global NumPy RNG is left untouched (a `RandomState` of the same seed
-    draws the same values).
+    Reproduces the script of hongweilibran/BraSyn (commit 8908040, `DROPOUT_COMMIT`):
+    `np.random.seed(123456)`, `folder_list = os.listdir(...)`, `folder_list.sort()`, then one
+    `np.random.randint(0, 4, size=len(folder_list))` call indexing `['t1c', 't1n', 't2f', 't2w']`,
+    the k-th draw for the k-th folder. (An earlier version, commit 1f9529d, did not sort: its
+    picks depended on the filesystem's listing order.) This function takes the folders in the
+    order given; `brasyn_dropout_for_folder` sorts them as the script does. NumPy's legacy
+    global RNG is a `RandomState` (MT19937), so a `RandomState(123456)` draws the same values;
+    the global RNG is left untouched. (Python's `random` module is imported by the script but
+    never called.)
 
     Args:
         subject_folders: sequence of subject folder names, in order.
@@ -166,3 +177,52 @@ def brasyn_dropped_contrasts(subject_folders) -> dict:
         raise ValueError("brasyn_dropped_contrasts: subject folder names repeat")
     draws = np.random.RandomState(DROPOUT_SEED).randint(0, 4, size=len(folders))
     return {folder: DROPOUT_MODALITIES[int(k)] for folder, k in zip(folders, draws)}
+
+
+def brasyn_dropout_for_folder(data_dir) -> dict:
+    """The contrast the organisers' `dropout_modality.py` drops for each subject of a BraTS folder.
+
+    Like the script (commit `DROPOUT_COMMIT`), the draws index the sorted names of every folder
+    directly in `data_dir` (one folder per subject, as the challenge's data come; the script
+    would stop on a plain file there, which is left out here), so a folder that is not a subject
+    still takes its draw. Each subject found under a folder (`tfds_brats.subjects.find_subjects`)
+    gets that folder's pick, in this project's contrast names.
+
+    Args:
+        data_dir: str or path-like. The validation (or test) folder of subject folders.
+
+    Returns:
+        dict subject id -> dropped contrast (`t1`, `t1ce`, `t2` or `flair`), in subject order.
+
+    Raises:
+        ValueError: a subject's files lie directly in `data_dir` (no folder to draw for).
+        tfds_brats.subjects.NoSubjectsError: no BraTS-named file under `data_dir`.
+
+    Example:
+    >>> from magan_keras.evaluation.challenge import CHALLENGE_TAGS, brasyn_dropout_for_folder, brasyn_dropped_contrasts
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> for k in (2, 1):
+    ...     _ = write_fake_subject(f"val/BraTS-GLI-0000{k}-000", f"BraTS-GLI-0000{k}-000", naming="brats2023")
+    >>> picks = brasyn_dropout_for_folder("val")
+    >>> list(picks)
+    ['BraTS-GLI-00001-000', 'BraTS-GLI-00002-000']
+    >>> tags = brasyn_dropped_contrasts(["BraTS-GLI-00001-000", "BraTS-GLI-00002-000"])
+    >>> [CHALLENGE_TAGS[picks[s]] for s in picks] == list(tags.values())
+    True
+    """
+    from tfds_brats import subjects  # pylint: disable=import-outside-toplevel
+
+    root = pathlib.Path(os.path.expanduser(os.fspath(data_dir)))
+    found = subjects.find_subjects(root)
+    folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    tags = brasyn_dropped_contrasts(folders)
+    picks = {}
+    for files in found:
+        relative = files.folder.relative_to(root)  # os.walk's paths under root (symlinks kept)
+        if not relative.parts:
+            raise ValueError(
+                f"--brasyn-dropout: subject {files.subject_id} lies directly in {root}; the "
+                "challenge's protocol draws one pick per subject folder"
+            )
+        picks[files.subject_id] = CONTRAST_OF_TAG[tags[relative.parts[0]]]
+    return picks

@@ -44,9 +44,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from magan_keras.evaluation import challenge, protocols
+from magan_keras.evaluation import challenge, protocols, segmentation
 from magan_keras.evaluation.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
 from magan_keras.evaluation.baselines import METHODS as BASELINE_METHODS
+from magan_keras.evaluation.predictions import PredictionSource
 from magan_keras.evaluation.results import MODEL_METHOD, EvaluationResults
 from magan_keras.evaluation.subjects import subjects_from_folder, subjects_from_split
 from magan_keras.inference import generator as inference
@@ -71,6 +72,44 @@ def model_preprocessing(generator):
     return Preprocessing.from_config(getattr(generator, "preprocessing", None), tuple(generator.modalities))
 
 
+class ModelSource:
+    """A model as the source of the predictions `evaluate_model` scores (`PredictionSource` reads files).
+
+    Args:
+        model: a `MAGAN`, its generator, or a `.keras` path (`inference.load_generator`).
+        batch_size: int. Slices per model call.
+        canvas_size: int or None. Canvas for whole volumes (None: the model's saved preprocessing).
+
+    Example:
+    >>> from magan_keras.evaluation.evaluate import ModelSource
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> source = ModelSource(MultiBranchGenerator(image_size=16, base_filters=4, res_blocks=1))
+    >>> source.method, source.modalities
+    ('magan', ('t1', 't1ce', 't2', 'flair'))
+    """
+
+    def __init__(self, model, batch_size=8, canvas_size=None):
+        self.generator = inference.load_generator(model)
+        self.method = MODEL_METHOD
+        self.modalities = tuple(self.generator.modalities)
+        self.preprocessing = getattr(self.generator, "preprocessing", None)
+        self.batch_size, self.canvas_size = batch_size, canvas_size
+        self.seconds = 0.0
+
+    def predict(self, subject, available, target):
+        """The model's synthesis (`model_prediction`), timed in `seconds`."""
+        start = time.perf_counter()
+        volume = model_prediction(
+            self.generator, subject, available, target, batch_size=self.batch_size, canvas_size=self.canvas_size
+        )
+        self.seconds += time.perf_counter() - start
+        return volume
+
+    def description(self) -> str:
+        """One line for the report."""
+        return f"{self.method}: the model"
+
+
 def evaluate_model(
     model,
     examples,
@@ -82,21 +121,40 @@ def evaluate_model(
     max_subjects=None,
     progress=False,
     notes=(),
+    brasyn_dropout=False,
+    segmenter=None,
+    input_checks=True,
+    subject_ids=None,
 ) -> EvaluationResults:
     """Scores a model (and the baselines) per subject and target with both protocols.
 
     Args:
-        model: a `MAGAN`, its generator, or a `.keras` path (`inference.load_generator`).
+        model: a `MAGAN`, its generator, or a `.keras` path (`inference.load_generator`); or a
+            `magan_keras.evaluation.predictions.PredictionSource` (files any model wrote, scored
+            against a BraTS folder `examples`).
         examples: a prepared split (`tf.data.Dataset` of slice features), a BraTS folder path,
             or an iterable of `SubjectData`.
-        targets: contrasts to score as targets (default: all of the model's).
+        targets: contrasts to score as targets (default: all of the model's; for prediction
+            files, every contrast that has a file).
+        brasyn_dropout: bool. The challenge's missing-modality protocol: each subject of the
+            BraTS folder `examples` is scored on the one contrast the organisers'
+            `dropout_modality.py` drops for it (`challenge.brasyn_dropout_for_folder`), the
+            other three given; `targets` must be None.
         baselines: a fitted `Baselines` (scored alongside), or None.
+        segmenter: a `magan_keras.evaluation.segmentation.Segmenter`, or None. Runs on each
+            subject's four real contrasts and with the model's synthesis in place of each target;
+            its Dice / HD95 against the ground truth go into the model's rows, real vs synthetic
+            (`segmentation.SEGMENTATION_METRICS`). Needs the BraTS contrasts and segmentations.
         batch_size: int. Slices per model call.
         canvas_size: int or None. Canvas for whole volumes; None uses the model's saved
             preprocessing (`inference.synthesize_volume`). Only for subjects not at the model's size.
         max_subjects: int or None. Score at most this many subjects.
+        input_checks: bool. A BraTS folder's subjects are checked (`tfds_brats.checks`) as read;
+            a failure stops before anything is written.
         progress: bool. Show a progress bar over subjects on stderr.
         notes: extra lines for the report.
+        subject_ids: collection of ids, or None. Of a BraTS folder `examples`, score only these
+            (e.g. the subjects a split file calls `test`).
 
     Returns:
         `EvaluationResults`.
@@ -104,16 +162,33 @@ def evaluate_model(
     Raises:
         ValueError: an unknown target, a split of another size than the model's, a folder for a
             model of other contrasts, or no subject.
+        PredictionError: a missing prediction file (all listed) or one on another grid than its truth.
 
     Example: see the module docstring.
     """
-    generator = inference.load_generator(model)
-    modalities = tuple(generator.modalities)
-    preprocessing = model_preprocessing(generator)
+    source = model if isinstance(model, PredictionSource) else ModelSource(model, batch_size, canvas_size)
+    modalities = source.modalities
+    preprocessing = model_preprocessing(source)
+    from_files = isinstance(source, PredictionSource)
+    if (from_files or brasyn_dropout) and not isinstance(examples, (str, os.PathLike)):
+        raise ValueError("prediction files and --brasyn-dropout need a BraTS folder of truth subjects")
+    dropped = challenge.brasyn_dropout_for_folder(examples) if brasyn_dropout else None
+    if dropped is not None and targets:
+        raise ValueError("--brasyn-dropout picks each subject's target; give no --target with it")
+    file_notes = []
+    if from_files:
+        expected = source.expected(examples, targets, dropped, max_subjects)
+        targets = tuple(targets or source.found.contrasts())
+        file_notes = source.check(expected)
+    if dropped is not None:
+        picked = list(dropped.values())[:max_subjects]
+        targets = tuple(m for m in modalities if m in picked)
     targets = tuple(targets or modalities)
     for target in targets:
         if target not in modalities:
             raise ValueError(f"target {target!r} is not one of the model's contrasts {modalities}")
+    if segmenter is not None and modalities != BRATS_MODALITIES:
+        raise ValueError(f"--segmenter takes the BraTS contrasts {BRATS_MODALITIES}; the model has {modalities}")
     source_note = "subjects given as SubjectData"
     try:
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -132,21 +207,27 @@ def evaluate_model(
             raise ValueError(
                 f"a BraTS folder has the contrasts {BRATS_MODALITIES}; the model was trained on {modalities}"
             )
-        subject_source = subjects_from_folder(examples, max_subjects, preprocessing.min_brain_fraction)
+        subject_source = subjects_from_folder(
+            examples, max_subjects, preprocessing.min_brain_fraction, input_checks=input_checks, subject_ids=subject_ids
+        )
         canvas = (
             f"canvas {canvas_size} px (given)"
             if canvas_size is not None
             else "canvas from the model's saved preprocessing"
         )
+        made = (
+            f"predictions read from {source.found.folder}"
+            if from_files
+            else f"whole volumes synthesised at their own resolution as `magan_keras.synthesize` does ({canvas})"
+        )
         source_note = (
-            f"BraTS folder {examples}: whole volumes synthesised at their own "
-            f"resolution as `magan_keras.synthesize` does ({canvas}); BraSyn truth = scanner "
+            f"BraTS folder {examples}: {made}; BraSyn truth = scanner "
             f"volume; per slice: slices with >= {preprocessing.min_brain_fraction:g} brain"
         )
     else:
         subject_source = list(examples)[:max_subjects]
-    methods = (MODEL_METHOD,) + (BASELINE_METHODS if baselines is not None else ())
-    rows, examples_out, model_seconds, volumes_done = [], {}, 0.0, 0
+    methods = (source.method,) + (BASELINE_METHODS if baselines is not None else ())
+    rows, examples_out, volumes_done = [], {}, 0
     bar = None
     if progress:
         from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
@@ -154,17 +235,12 @@ def evaluate_model(
         bar = tqdm(desc="evaluating", unit="subject", file=sys.stderr)
     try:
         for subject in subject_source:
-            for target in targets:
+            seg_real = segmenter.scores(subject) if segmenter is not None else None
+            for target in targets if dropped is None else (dropped[subject.subject_id],):
                 t = modalities.index(target)
                 available = np.ones(len(modalities), np.float32)
                 available[t] = 0.0
-                start = time.perf_counter()
-                predictions = {
-                    MODEL_METHOD: model_prediction(
-                        generator, subject, available, t, batch_size=batch_size, canvas_size=canvas_size
-                    )
-                }
-                model_seconds += time.perf_counter() - start
+                predictions = {source.method: source.predict(subject, available, t)}
                 volumes_done += 1
                 for method in methods[1:]:
                     predictions[method] = baselines.predict(method, subject.images, available, t, subject.brain_mask)
@@ -174,6 +250,10 @@ def evaluate_model(
                     if subject.scanner is not None
                     else inference.to_unit_scale(truth, subject.brain_mask)
                 )
+                # The BraSyn protocols renormalise each volume: they score a file as written.
+                written = {m: inference.to_unit_scale(p, subject.brain_mask) for m, p in predictions.items()}
+                if from_files:
+                    written[source.method] = source.as_written(subject, t)
                 for method, prediction in predictions.items():
                     row = {
                         "subject_id": subject.subject_id,
@@ -183,19 +263,18 @@ def evaluate_model(
                     }
                     row.update(
                         protocols.brasyn_metrics(
-                            inference.to_unit_scale(prediction, subject.brain_mask),
+                            written[method],
                             truth_brasyn,
                             subject.brain_mask,
                             subject.seg,
                         )
                     )
-                    row.update(
-                        challenge.challenge_metrics(
-                            inference.to_unit_scale(prediction, subject.brain_mask), truth_brasyn, subject.seg
-                        )
-                    )
+                    row.update(challenge.challenge_metrics(written[method], truth_brasyn, subject.seg))
                     scores = protocols.slice_metrics(prediction, truth, subject.brain_mask, subject.slice_indices)
                     row.update({k: scores[k] for k in protocols.SLICE_METRICS})
+                    if seg_real is not None and method == source.method:
+                        synthetic = segmenter.scores(subject, {target: prediction})
+                        row.update(segmentation.row_columns(seg_real, synthetic))
                     rows.append(row)
                 if target not in examples_out and len(subject.slice_indices):
                     index = int(subject.slice_indices[len(subject.slice_indices) // 2])
@@ -215,32 +294,42 @@ def evaluate_model(
             bar.close()
     if not rows:
         raise ValueError("no subject to evaluate")
-    all_notes = [source_note, f"targets scored with every other contrast given ({', '.join(modalities)})"]
-    if preprocessing.assumed:
+    given = (
+        "each subject's target is the contrast the BraSyn organisers' `dropout_modality.py` "
+        f"(commit {challenge.DROPOUT_COMMIT}, seed {challenge.DROPOUT_SEED}, sorted folders) drops"
+        if dropped is not None
+        else "targets"
+    )
+    all_notes = [source_note, f"{given} scored with every other contrast given ({', '.join(modalities)})"]
+    all_notes.extend(file_notes)
+    if preprocessing.assumed and not from_files:
         all_notes.append(
             "the model carries no preprocessing record (saved before it was kept): the "
             "`brats` builder's defaults are assumed"
         )
     all_notes.append(
-        "magan: the model; "
+        f"{source.description()}; "
         + "; ".join(f"{m}: {BASELINE_DESCRIPTIONS[m]}, fitted on {baselines.description}" for m in methods[1:])
         if baselines is not None
-        else "magan: the model (no baselines)"
+        else f"{source.description()} (no baselines)"
     )
     all_notes.append(
         "BraSyn: each volume clipped to its own 0.5/99.5 percentiles (lower >= 0) and "
-        "scaled to [0, 1]; 3-D SSIM (Gaussian 11, sigma 1.5) averaged over the brain, the "
-        "tumour (seg > 0) and the non-tumour brain; PSNR over the brain"
+        "scaled to [0, 1]; 3-D SSIM (Gaussian 11, sigma 1.5), PSNR and MAE over the brain, the "
+        "tumour (seg > 0) and the non-tumour brain"
     )
     all_notes.append(
         "per slice: [-1, 1] -> [0, 1], PSNR / MAE over brain pixels, SSIM map (as "
         "tf.image.ssim, mirror-extended) averaged over brain pixels, mean over slices "
         "(PSNR capped at 100 dB)"
     )
+    if segmenter is not None:
+        all_notes.extend([segmenter.describe(), segmentation.NOTE])
     all_notes.append("mean ± standard deviation over subjects (ddof=0)")
     all_notes.extend(notes)
-    seconds = model_seconds / volumes_done if volumes_done else math.nan
-    all_notes.append(f"model time: {seconds:.2f} s per synthesised volume")
+    seconds = source.seconds / volumes_done if volumes_done else math.nan
+    what = "reading a prediction file" if from_files else "model time"
+    all_notes.append(f"{what}: {seconds:.2f} s per volume")
     return EvaluationResults(rows, targets, methods, examples_out, all_notes, seconds)
 
 

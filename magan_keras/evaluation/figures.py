@@ -107,11 +107,13 @@ def synthesis_figure(result, path, slices=None) -> pathlib.Path:
 
 
 def evaluation_figure(results, path, metrics=("brain_ssim", "slice_psnr")) -> pathlib.Path:
-    """Per-target distributions over subjects of each method, then example slices.
+    """Per-target distributions over subjects of each method, the spread per protocol and region, example slices.
 
     Top rows: one panel per target and metric, a box plot (with the subjects as points) per
-    method. Bottom rows: one row per target of the example subject's slice: truth, then each
-    method's synthesis (unit scale).
+    method. Middle rows: per target, one panel per measure (PSNR, MAE, SSIM) with each
+    protocol and region's mean ± standard deviation over subjects per method
+    (`EvaluationResults.by_region`, the numbers of `results.md`). Bottom rows: one row per target
+    of the example subject's slice: truth, then each method's synthesis (unit scale).
 
     Args:
         results: `magan_keras.evaluation.results.EvaluationResults`.
@@ -136,7 +138,7 @@ def evaluation_figure(results, path, metrics=("brain_ssim", "slice_psnr")) -> pa
     targets, methods = list(results.targets), list(results.methods)
     example_rows = [t for t in targets if t in results.examples]
     columns = max(len(targets), 1 + len(methods))
-    rows = len(metrics) + len(example_rows)
+    rows = len(metrics) + len(targets) + len(example_rows)
     figure = _new_figure(2.6 * columns, 2.4 * rows + 0.4)
     grid = figure.add_gridspec(rows, columns)
     rng = np.random.default_rng(0)
@@ -164,13 +166,49 @@ def evaluation_figure(results, path, metrics=("brain_ssim", "slice_psnr")) -> pa
             axis.set_xticklabels(methods, fontsize=7, rotation=20)
             axis.set_title(f"{target}: {metric}", fontsize=8)
             axis.tick_params(labelsize=7)
+    _spread_panels(figure, grid, len(metrics), results)
     for offset, target in enumerate(example_rows):
         example = results.examples[target]
         panels = [("truth", example["truth"])] + [(m, example[m]) for m in methods if m in example]
         for column, (title, image) in enumerate(panels):
-            axis = figure.add_subplot(grid[len(metrics) + offset, column])
+            axis = figure.add_subplot(grid[len(metrics) + len(targets) + offset, column])
             _show(axis, image, f"{target} {title}")
         figure.axes[-len(panels)].set_ylabel(f"{example['subject_id']}\naxial {example['slice_index']}", fontsize=7)
-    figure.suptitle("Distributions over subjects (top) and example slices (bottom, unit scale)", fontsize=9)
+    figure.suptitle(
+        "Distributions over subjects (top), mean ± std per protocol and region (middle), example slices "
+        "(bottom, unit scale)",
+        fontsize=9,
+    )
     figure.tight_layout()
     return atomic.save_figure(figure, path)
+
+
+def _spread_panels(figure, grid, first_row, results):
+    """Per target a row of PSNR / MAE / SSIM panels: mean ± std over subjects per protocol-region and method."""
+    from magan_keras.evaluation.results import MEASURES  # pylint: disable=import-outside-toplevel
+
+    table = results.by_region()
+    methods = list(results.methods)
+    for row, target in enumerate(results.targets):
+        cells = grid[first_row + row, :].subgridspec(1, len(MEASURES), wspace=0.3)
+        for column, measure in enumerate(MEASURES):
+            axis = figure.add_subplot(cells[0, column])
+            entries = [e for e in table if e["target"] == target and e[f"{measure}_n"] > 0]
+            labels = list(dict.fromkeys(f"{e['protocol']}\n{e['region']}" for e in entries))
+            for k, method in enumerate(methods):
+                chosen = [e for e in entries if e["method"] == method]
+                x = [
+                    labels.index(f"{e['protocol']}\n{e['region']}") + (k - (len(methods) - 1) / 2) * 0.15
+                    for e in chosen
+                ]
+                means = [e[f"{measure}_mean"] for e in chosen]
+                stds = [e[f"{measure}_std"] for e in chosen]
+                axis.errorbar(x, means, yerr=stds, fmt="o", markersize=3, capsize=2, label=method)
+            axis.set_xticks(range(len(labels)))
+            axis.set_xticklabels(
+                [t.replace(" (background included)", " + bg") for t in labels], fontsize=5, rotation=30
+            )
+            axis.set_title(f"{target}: {measure} (mean ± std over subjects)", fontsize=7)
+            axis.tick_params(axis="y", labelsize=6)
+            if row == 0 and column == 0 and labels:
+                axis.legend(fontsize=5)

@@ -15,7 +15,9 @@ Brain-restricted, BraSyn-style (`brasyn_metrics`, columns `brain_*`; the challen
   `brain_ssim_non_tumour` (R = brain without the tumour). The challenge's code averages its
   non-tumour map over the background too; here it is the non-tumour brain, as DESIGN.md asks.
   Tumour scores are NaN without a segmentation or without tumour voxels;
-- `brain_psnr`: PSNR in dB over the brain voxels of the two normalised volumes.
+- `brain_psnr`, `brain_mae`: PSNR in dB (data range 1) and mean absolute error over the brain
+  voxels of the two normalised volumes; `*_tumour` and `*_non_tumour` the same over the tumour
+  and over the brain without the tumour (NaN as the tumour SSIMs are).
 
 Per slice (`slice_metrics`), what most 2-D papers (MM-GAN among them) report:
 - both images on the model's scale [-1, 1] mapped to [0, 1], everything outside the brain mask
@@ -54,7 +56,17 @@ WINDOW_SIGMA = 1.5
 K1 = 0.01
 K2 = 0.03
 MSE_FLOOR = 1e-10  # PSNR cap: 100 dB at data range 1
-BRASYN_METRICS = ("brain_ssim", "brain_ssim_tumour", "brain_ssim_non_tumour", "brain_psnr")
+BRASYN_METRICS = (
+    "brain_ssim",
+    "brain_ssim_tumour",
+    "brain_ssim_non_tumour",
+    "brain_psnr",
+    "brain_psnr_tumour",
+    "brain_psnr_non_tumour",
+    "brain_mae",
+    "brain_mae_tumour",
+    "brain_mae_non_tumour",
+)
 SLICE_METRICS = ("slice_psnr", "slice_ssim", "slice_mae")
 
 
@@ -219,7 +231,8 @@ def brasyn_metrics(prediction, truth, brain_mask, seg=None) -> dict:
         seg: `[X, Y, Z]` labels (tumour = seg > 0) or None.
 
     Returns:
-        dict with `brain_ssim`, `brain_ssim_tumour`, `brain_ssim_non_tumour`, `brain_psnr`.
+        dict with every name of `BRASYN_METRICS`: SSIM, PSNR and MAE over the brain, the tumour
+        and the non-tumour brain.
 
     Example:
     >>> from magan_keras.evaluation.protocols import brasyn_metrics
@@ -228,8 +241,8 @@ def brasyn_metrics(prediction, truth, brain_mask, seg=None) -> dict:
     >>> mask[2:14, 2:14, 2:14] = True
     >>> volume = np.where(mask, np.random.default_rng(0).uniform(50, 150, mask.shape), 0.0)
     >>> scores = brasyn_metrics(volume, volume, mask)
-    >>> round(scores["brain_ssim"], 9), scores["brain_psnr"], scores["brain_ssim_tumour"]
-    (1.0, 100.0, nan)
+    >>> round(scores["brain_ssim"], 9), scores["brain_psnr"], scores["brain_mae"], scores["brain_ssim_tumour"]
+    (1.0, 100.0, 0.0, nan)
     """
     prediction = brasyn_normalise(prediction)
     truth = brasyn_normalise(truth)
@@ -246,9 +259,15 @@ def brasyn_metrics(prediction, truth, brain_mask, seg=None) -> dict:
     else:
         scores["brain_ssim_tumour"] = _region_ssim(prediction, truth, tumour)
         scores["brain_ssim_non_tumour"] = _region_ssim(prediction, truth, brain & ~tumour)
-    mse = float(np.mean((prediction[brain] - truth[brain]) ** 2)) if brain.any() else math.nan
-    scores["brain_psnr"] = psnr_from_mse(mse)
-    return scores
+    regions = {"": brain, "_tumour": tumour, "_non_tumour": None if tumour is None else brain & ~tumour}
+    for suffix, region in regions.items():
+        if region is None or not region.any() or (suffix and not tumour.any()):
+            scores[f"brain_psnr{suffix}"] = scores[f"brain_mae{suffix}"] = math.nan
+            continue
+        difference = prediction[region] - truth[region]
+        scores[f"brain_psnr{suffix}"] = psnr_from_mse(float(np.mean(difference**2)))
+        scores[f"brain_mae{suffix}"] = float(np.mean(np.abs(difference)))
+    return {name: scores[name] for name in BRASYN_METRICS}
 
 
 def psnr_from_mse(mse, data_range=1.0) -> float:

@@ -48,6 +48,8 @@ class SubjectData:
             to use the normalised images on the unit scale.
         slice_indices: int `[K]` slices of the per-slice protocol.
         model_size: bool. The slices already have the model's size (a prepared split).
+        geometry: `tfds_brats.subjects.Geometry` of the truth files (a BraTS folder), or None.
+        folder: pathlib.Path of the subject's files (a BraTS folder), or None.
 
     Example:
     >>> from magan_keras.evaluation.subjects import SubjectData
@@ -66,6 +68,8 @@ class SubjectData:
     scanner: dict | None
     slice_indices: np.ndarray
     model_size: bool
+    geometry: object = None
+    folder: object = None
 
 
 def subjects_from_split(examples, modalities=BRATS_MODALITIES, max_subjects=None) -> list:
@@ -113,7 +117,9 @@ def subjects_from_split(examples, modalities=BRATS_MODALITIES, max_subjects=None
     return result
 
 
-def subjects_from_folder(data_dir, max_subjects=None, min_brain_fraction=MIN_BRAIN_FRACTION) -> Iterator:
+def subjects_from_folder(
+    data_dir, max_subjects=None, min_brain_fraction=MIN_BRAIN_FRACTION, input_checks=True, subject_ids=None
+) -> Iterator:
     """Yields each complete BraTS subject of a folder as `SubjectData` (read lazily).
 
     Normalised as the builders do (`tfds_brats.examples.normalise_subject`, brain mask from all
@@ -125,9 +131,14 @@ def subjects_from_folder(data_dir, max_subjects=None, min_brain_fraction=MIN_BRA
         max_subjects: int or None. Stop after this many subjects.
         min_brain_fraction: float. Brain fraction of a slice the per-slice protocol scores
             (`evaluate_model` passes the model's saved value).
+        input_checks: bool. Run `tfds_brats.checks` on each subject (contrast identity,
+            co-registration, skull stripping) and stop on a failure.
+        subject_ids: collection of ids, or None. Only these subjects (e.g. a split file's test
+            subjects, `tfds_brats.splits.splits_from_file`).
 
     Raises:
         tfds_brats.subjects.SubjectError: an incomplete or bad subject (named).
+        tfds_brats.checks.InputCheckError: a subject failing the input checks (named).
         tfds_brats.subjects.NoSubjectsError: no BraTS-named file under `data_dir`.
 
     Example:
@@ -139,10 +150,24 @@ def subjects_from_folder(data_dir, max_subjects=None, min_brain_fraction=MIN_BRA
     """
     from tfds_brats import examples, intensity, subjects  # pylint: disable=import-outside-toplevel
 
-    for count, files in enumerate(subjects.find_subjects(data_dir)):
+    found = subjects.find_subjects(data_dir)
+    if subject_ids is not None:
+        wanted = set(subject_ids)
+        found = [files for files in found if files.subject_id in wanted]
+    for count, files in enumerate(found):
         if max_subjects is not None and count >= max_subjects:
             return
-        volumes, seg, _ = subjects.load_subject(files)
+        volumes, seg, geometry = subjects.load_subject(files)
+        if input_checks:
+            from tfds_brats import checks  # pylint: disable=import-outside-toplevel
+
+            checks.check_volumes(
+                volumes,
+                subject_id=files.subject_id,
+                paths=geometry.paths,
+                affine=geometry.affine,
+                header=getattr(geometry.reference, "header", None),
+            ).raise_for_errors()
         mask = intensity.brain_mask(volumes.values())
         try:
             images, _, _ = examples.normalise_subject(volumes, mask)
@@ -156,6 +181,8 @@ def subjects_from_folder(data_dir, max_subjects=None, min_brain_fraction=MIN_BRA
             dict(volumes),
             examples.usable_slice_indices(mask, min_brain_fraction),
             False,
+            geometry,
+            files.folder,
         )
 
 

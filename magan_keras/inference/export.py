@@ -97,11 +97,21 @@ def export_generator(model, export_dir, *, name="magan", version=1, verbose=Fals
     target = base / str(version)
     if target.exists():
         raise FileExistsError(f"{target} exists; refusing to overwrite an exported version")
-    with atomic.new_directory(target) as temporary:
-        _archive(generator).write_out(os.fspath(temporary), verbose=verbose)
-        atomic.write_json(temporary / "assets.extra" / "magan_keras.json", description)
-        if target.exists():  # another process exported this version meanwhile
-            raise FileExistsError(f"{target} exists; refusing to overwrite an exported version")
+    for folder in (base.parent, base):
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise ValueError(f"--export-dir: {folder} exists and is not a folder; choose another --export-dir")
+    try:
+        with atomic.new_directory(target) as temporary:
+            _archive(generator).write_out(os.fspath(temporary), verbose=verbose)
+            atomic.write_json(temporary / "assets.extra" / "magan_keras.json", description)
+            if target.exists():  # another process exported this version meanwhile
+                raise FileExistsError(f"{target} exists; refusing to overwrite an exported version")
+    except OSError as error:  # a read-only folder, a file in the way
+        if isinstance(error, FileExistsError):
+            raise
+        where, reason = error.filename or target, error.strerror or error
+        raise ValueError(f"--export-dir: cannot write {where} ({reason}); nothing was written") from error
+    atomic.remove_leftovers(target)  # of an export killed before
     return target
 
 

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 
 import numpy as np
 
+from magan_keras import atomic
 from magan_keras.inference import volumes as volume_io
 from tfds_brats import slicing
 from tfds_brats.preprocessing import Preprocessing
@@ -38,19 +40,26 @@ class ModelError(ValueError):
 
 
 def load_generator(model):
-    """The generator of a MAGAN, from a `.keras` file or an in-memory model.
+    """The generator of a MAGAN, from a `.keras` file, a preset or an in-memory model.
 
     Args:
-        model: path to a `.keras` file holding a `MAGAN` or a `MultiBranchGenerator`, or such a
-            model object. Any Keras model with `modalities` and `image_size` attributes taking
-            `{"images", "available", "target"}` also works (its `generator` if it has one).
+        model: path to a `.keras` file holding a `MAGAN` or a `MultiBranchGenerator`; a preset
+            folder or handle (`hf://owner/name`, `kaggle://...`: `magan_keras.sharing.preset`,
+            checked before it loads); or such a model object. Any Keras model with `modalities`
+            and `image_size` attributes taking `{"images", "available", "target"}` also works
+            (its `generator` if it has one).
 
     Returns:
         the generator: a model mapping `{"images" [B, S, S, M], "available" [B, M],
         "target" [B, M]}` to `[B, S, S, 1]`, with `.modalities` and `.image_size`.
 
+    A file saved with `magan_keras.atomic.save_model` is checked against the SHA-256 saved beside
+    it (`model.keras.sha256`) and refused when they differ; a file without one loads, with a
+    one-line note on stderr.
+
     Raises:
-        ModelError: the file does not exist, does not load, or holds another kind of model.
+        ModelError: the file does not exist, does not match its checksum, does not load, or
+            holds another kind of model; a damaged or incompatible preset (`PresetError`).
 
     Example:
     >>> from magan_keras.models import MultiBranchGenerator
@@ -66,6 +75,10 @@ def load_generator(model):
     magan_keras.inference.generator.ModelError: model file missing.keras does not exist
     """
     source = "the given model"
+    from magan_keras.sharing import preset  # pylint: disable=import-outside-toplevel  (it imports this module)
+
+    if preset.is_preset_source(model):  # a preset folder or an hf:// / kaggle:// handle
+        return preset.load_generator_from_preset(model)
     if isinstance(model, (str, os.PathLike)):
         path = pathlib.Path(os.path.expanduser(os.fspath(model)))
         source = str(path)
@@ -77,6 +90,12 @@ def load_generator(model):
 
         import magan_keras  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import  (registers classes)
 
+        try:
+            note = atomic.verify_checksum(path)
+        except atomic.ChecksumError as error:
+            raise ModelError(str(error)) from error
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         try:
             model = keras.saving.load_model(os.fspath(path), compile=False)
         except Exception as error:  # Keras raises many types for bad files

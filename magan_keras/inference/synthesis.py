@@ -49,12 +49,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from magan_keras import atomic
 from magan_keras.inference import generator as inference
+from magan_keras.inference import uncertainty as uncertainty_maps
 from magan_keras.inference import volumes as volume_io
-from magan_keras.modalities import BRATS_MODALITIES
-from tfds_brats import slicing
+from magan_keras.modalities import BRATS_MODALITIES, check_safe_name
+from tfds_brats import checks, slicing
 
 OUTPUT_SUFFIX = "_synthetic.nii.gz"
+UNCERTAINTY_SUFFIX = "_uncertainty.nii.gz"
+SUMMARY_SUFFIX = "_uncertainty.json"
 INTENSITY_SCALE = "unit: the model's [-1, 1] mapped to [0, 1] inside the brain, 0 outside"
 
 
@@ -81,6 +85,11 @@ class Synthesis:
         canvas_size: int. The canvas the slices were cut on (0 when unknown).
         notes: tuple of str. What was assumed or overridden (empty when the model's record was
             used as saved).
+        checks: `tfds_brats.checks.CheckReport` of the input checks, or None when skipped.
+        uncertainty: dict target -> float32 `[X, Y, Z]` spread of the full and leave-one-out
+            syntheses (`magan_keras.inference.uncertainty`), empty unless asked for.
+        uncertainty_summary: dict target -> `uncertainty.summarise` (mean in the brain and the
+            tumour), empty unless asked for.
     """
 
     subject_id: str
@@ -93,6 +102,9 @@ class Synthesis:
     preprocessing: object = None
     canvas_size: int = 0
     notes: tuple = ()
+    checks: object = None
+    uncertainty: dict = dataclasses.field(default_factory=dict)
+    uncertainty_summary: dict = dataclasses.field(default_factory=dict)
 
 
 def find_subject_files(subject_dir) -> tuple[str, dict]:
@@ -137,6 +149,27 @@ def find_subject_files(subject_dir) -> tuple[str, dict]:
         if paths:
             files[name] = paths[0]
     return found[0].subject_id, files
+
+
+def find_seg_file(subject_dir):
+    """The one subject's seg file in `subject_dir` (BraTS names), or None.
+
+    Args:
+        subject_dir: folder of one subject.
+
+    Example:
+    >>> from tfds_brats.brats.make_dummy_data import write_fake_subject
+    >>> find_seg_file(write_fake_subject("with_seg", "s", with_seg=True)["t1"].parent).name
+    's_seg.nii.gz'
+    """
+    from tfds_brats import subjects  # pylint: disable=import-outside-toplevel
+
+    try:
+        found = subjects.find_subjects(subject_dir)
+    except subjects.NoSubjectsError:
+        return None
+    segs = [path for s in found for path in s.matches.get("seg", ())]
+    return segs[0] if len(segs) == 1 else None
 
 
 def subject_id_from_files(files: Mapping[str, os.PathLike]) -> str:
@@ -222,8 +255,52 @@ def output_path(out_dir, subject_id, contrast) -> pathlib.Path:
     Example:
     >>> output_path("out", "s1", "flair").as_posix()
     'out/s1_flair_synthetic.nii.gz'
+    >>> output_path("out", "../../x", "flair")
+    Traceback (most recent call last):
+    ...
+    magan_keras.inference.synthesis.InputError: subject id '../../x' is not a safe name: ...
     """
-    return pathlib.Path(out_dir) / f"{subject_id}_{contrast}{OUTPUT_SUFFIX}"
+    return _file_in(out_dir, f"{subject_id}_{contrast}{OUTPUT_SUFFIX}", subject_id, contrast)
+
+
+def uncertainty_path(out_dir, subject_id, contrast) -> pathlib.Path:
+    """`out_dir/<subject>_<contrast>_uncertainty.nii.gz`.
+
+    Args:
+        out_dir: folder.
+        subject_id: str.
+        contrast: str.
+
+    Example:
+    >>> uncertainty_path("out", "s1", "flair").as_posix()
+    'out/s1_flair_uncertainty.nii.gz'
+    """
+    return _file_in(out_dir, f"{subject_id}_{contrast}{UNCERTAINTY_SUFFIX}", subject_id, contrast)
+
+
+def summary_path(out_dir, subject_id) -> pathlib.Path:
+    """`out_dir/<subject>_uncertainty.json`: the per-subject uncertainty summary.
+
+    Args:
+        out_dir: folder.
+        subject_id: str.
+
+    Example:
+    >>> summary_path("out", "s1").as_posix()
+    'out/s1_uncertainty.json'
+    """
+    return _file_in(out_dir, f"{subject_id}{SUMMARY_SUFFIX}", subject_id)
+
+
+def _file_in(out_dir, filename, subject_id, contrast=None) -> pathlib.Path:
+    """`out_dir / filename`, once the names it is built from are safe and it stays in `out_dir`."""
+    check_safe_name(subject_id, "subject id", InputError)
+    if contrast is not None:
+        check_safe_name(contrast, "contrast name", InputError)
+    path = pathlib.Path(out_dir) / filename
+    if path.parent != pathlib.Path(out_dir) or os.path.normpath(path.parent) != os.path.normpath(out_dir):
+        raise InputError(f"output file {ascii(filename)} would not be inside {out_dir}")
+    return path
 
 
 def synthesize_subject(
@@ -235,6 +312,9 @@ def synthesize_subject(
     canvas_size=None,
     batch_size=8,
     progress=False,
+    input_checks=True,
+    uncertainty=False,
+    seg=None,
 ) -> Synthesis:
     """Synthesises the missing (or the named) contrasts of one subject; writes nothing.
 
@@ -248,6 +328,13 @@ def synthesize_subject(
             (the record's; see `inference.canvas_size_of`).
         batch_size: int. Slices per model call.
         progress: bool. Show a progress bar on stderr.
+        input_checks: bool. Check every given file (`tfds_brats.checks`: contrast identity,
+            co-registration, skull stripping; spacing, field of view and orientation as warnings,
+            in `Synthesis.checks`) and stop before any synthesis on a failure.
+        uncertainty: bool. Also compute the spread of the full and leave-one-input-out
+            syntheses per target (needs two inputs or more) and its summary.
+        seg: path of a segmentation on the same grid (labels > 0: tumour) for the tumour mean of
+            the uncertainty summary, or None.
 
     Returns:
         `Synthesis` (its `notes` say what was assumed for a model without a record).
@@ -256,6 +343,7 @@ def synthesize_subject(
         InputError: bad arguments (see `plan`).
         inference.ModelError: the model file is unusable.
         tfds_brats.subjects.SubjectError: a bad file (named in the message).
+        tfds_brats.checks.InputCheckError: a failed input check (files and evidence named).
 
     Example:
     >>> from magan_keras.models import MultiBranchGenerator
@@ -283,15 +371,30 @@ def synthesize_subject(
         paths={k: v for k, v in loaded_all.paths.items() if k in inputs},
     )
     mask = volume_io.brain_mask_of(loaded.volumes)
+    report = None
+    canvas = inference.canvas_size_of(generator, mask.shape[:2], canvas_size)
+    if input_checks:
+        report = checks.check_volumes(
+            loaded_all.volumes,
+            subject_id=subject_id,
+            paths=loaded_all.paths,
+            affine=loaded_all.affine,
+            header=getattr(loaded_all.reference, "header", None),
+            canvas_size=canvas,
+        ).raise_for_errors()
+    if uncertainty and len(inputs) < 2:
+        raise InputError(
+            f"--uncertainty needs at least two input contrasts (leave-one-out subsets); given: {', '.join(inputs)}"
+        )
+    tumour = _tumour_mask(seg, subject_id, loaded_all) if seg is not None else None
     percentiles = {"lower_percentile": record.lower_percentile, "upper_percentile": record.upper_percentile}
     images, available = volume_io.normalise_inputs(loaded, modalities, mask, **percentiles)
-    canvas = inference.canvas_size_of(generator, mask.shape[:2], canvas_size)
     notes = [note for note in (inference.preprocessing_note(record),) if note]
     if canvas_size is not None and not record.assumed and canvas != record.canvas_size:
         notes.append(f"canvas {canvas} px given, overriding the model's {record.canvas_size} px")
 
     start = time.perf_counter()
-    outputs = {}
+    outputs, spreads, summaries = {}, {}, {}
     bar = _progress_bar(
         progress,
         total=len(targets) * len(slicing.usable_slice_indices(mask, 0.0)),
@@ -299,16 +402,18 @@ def synthesize_subject(
     )
     try:
         for target in targets:
-            volume = inference.synthesize_volume(
-                generator,
-                images,
-                available,
-                target,
-                mask,
-                canvas_size=canvas,
-                batch_size=batch_size,
-                progress=None if bar is None else bar.update,
-            )
+            passes = {
+                "canvas_size": canvas,
+                "batch_size": batch_size,
+                "progress": None if bar is None else bar.update,
+            }
+            if uncertainty:
+                outputs[target], spreads[target] = uncertainty_maps.synthesize_with_uncertainty(
+                    generator, images, available, target, mask, **passes
+                )
+                summaries[target] = uncertainty_maps.summarise(spreads[target], mask, tumour)
+                continue
+            volume = inference.synthesize_volume(generator, images, available, target, mask, **passes)
             outputs[target] = inference.to_unit_scale(volume, mask)
     finally:
         if bar is not None:
@@ -334,22 +439,29 @@ def synthesize_subject(
         preprocessing=record,
         canvas_size=int(canvas),
         notes=tuple(notes),
+        checks=report,
+        uncertainty=spreads,
+        uncertainty_summary=summaries,
     )
 
 
-def existing_outputs(out_dir, subject_id, targets) -> list:
+def existing_outputs(out_dir, subject_id, targets, uncertainty=False) -> list:
     """The output files of `targets` that already exist in `out_dir`.
 
     Args:
         out_dir: folder.
         subject_id: str.
         targets: contrast names.
+        uncertainty: bool. Also the uncertainty maps and summary.
 
     Example:
     >>> existing_outputs("nowhere", "s1", ["flair"])
     []
     """
-    return [p for p in (output_path(out_dir, subject_id, t) for t in targets) if p.exists()]
+    paths = [output_path(out_dir, subject_id, t) for t in targets]
+    if uncertainty:
+        paths += [uncertainty_path(out_dir, subject_id, t) for t in targets] + [summary_path(out_dir, subject_id)]
+    return [p for p in paths if p.exists()]
 
 
 def write_outputs(result: Synthesis, out_dir, *, overwrite=False) -> list:
@@ -377,7 +489,7 @@ def write_outputs(result: Synthesis, out_dir, *, overwrite=False) -> list:
     FileExistsError: written/s_flair_synthetic.nii.gz exists; pass --overwrite (overwrite=True) to replace it
     """
     out_dir = pathlib.Path(out_dir)
-    existing = existing_outputs(out_dir, result.subject_id, result.outputs)
+    existing = existing_outputs(out_dir, result.subject_id, result.outputs, bool(result.uncertainty))
     if existing and not overwrite:
         raise FileExistsError(f"{existing[0]} exists; pass --overwrite (overwrite=True) to replace it")
     written = []
@@ -391,7 +503,34 @@ def write_outputs(result: Synthesis, out_dir, *, overwrite=False) -> list:
                 cal_range=(0.0, 1.0),
             )
         )
+    for target, volume in result.uncertainty.items():
+        written.append(
+            volume_io.save_like(
+                volume,
+                result.loaded.reference,
+                uncertainty_path(out_dir, result.subject_id, target),
+                description=f"MA-GAN {target} uncertainty (leave-one-out spread)",
+                cal_range=(0.0, 0.5),
+            )
+        )
+    if result.uncertainty_summary:
+        summary = {
+            "subject_id": result.subject_id,
+            "inputs": list(result.inputs),
+            "method": "standard deviation of the syntheses from all inputs and from each leave-one-input-out "
+            "subset, on the unit scale (0-1 inside the brain)",
+            "targets": result.uncertainty_summary,
+        }
+        written.append(atomic.write_json(summary_path(out_dir, result.subject_id), summary))
     return written
+
+
+def _tumour_mask(seg, subject_id, loaded):
+    from tfds_brats import subjects  # pylint: disable=import-outside-toplevel
+
+    reference = next(iter(loaded.paths.values()))
+    _, labels, _ = subjects.load_subject({"ref": reference, "seg": seg}, subject_id, required=())
+    return labels > 0
 
 
 def _progress_bar(enabled, total, description):

@@ -422,6 +422,44 @@ class MAGAN(keras.Model):
         # A file written before an option existed was built with that option's old default.
         return cls(**with_saved_defaults(config))
 
+    # === Sharing (magan_keras.sharing.preset) ===
+    @classmethod
+    def from_preset(cls, handle, modalities=None):
+        """A trained MAGAN from a preset: a folder, `hf://owner/name` or `kaggle://...` (KerasHub's spelling).
+
+        Args:
+            handle: str or path-like. The preset (`save_to_preset` writes one).
+            modalities: the contrasts the caller needs, in order, or None (any).
+
+        Raises:
+            magan_keras.sharing.PresetError: a damaged or incompatible preset (the message names the file).
+
+        Example:
+        >>> MAGAN(image_size=16, base_filters=2, res_blocks=1).save_to_preset("preset_m").name
+        'preset_m'
+        >>> MAGAN.from_preset("preset_m").image_size
+        16
+        """
+        from magan_keras.sharing import preset  # pylint: disable=import-outside-toplevel
+
+        return preset.from_preset(handle, modalities)
+
+    def save_to_preset(self, folder, run_dir=None, builder=None, overwrite=False):
+        """Writes this model as a preset folder with its model card (`magan_keras.sharing.preset.save_to_preset`).
+
+        Args:
+            folder: str or path-like. A new folder (or an old preset, with `overwrite`).
+            run_dir: the training run's folder, whose scores and config go into the card, or None.
+            builder: the training data's TFDS builder (for `metadata.json`), or None.
+            overwrite: bool.
+
+        Returns:
+            `pathlib.Path` of the folder.
+        """
+        from magan_keras.sharing import preset  # pylint: disable=import-outside-toplevel
+
+        return preset.save_to_preset(self, folder, run_dir=run_dir, builder=builder, overwrite=overwrite)
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -86,7 +86,7 @@ def with_saved_defaults(config, keys=None):
     {'image_size': 64, 'decoder_skip': False}
     """
     keys = SAVED_BEFORE_DEFAULTS if keys is None else keys
-    return {**{k: SAVED_BEFORE_DEFAULTS[k] for k in keys if k not in config}, **config}
+    return {**config, **{k: SAVED_BEFORE_DEFAULTS[k] for k in keys if k not in config}}
 
 
 def _number(name, value, low=0.0, high=None):

@@ -35,6 +35,15 @@ class TrainConfig:
     Data: `data_dir` (a BraTS folder, prepared on first use) or `dataset` (a prepared
     TFDS name such as `brats/slices_128`); neither means the built-in phantom with
     `num_subjects` subjects. `tfds_data_dir` is where TFDS keeps prepared data.
+    `skip_bad_subjects` leaves out the subjects of `data_dir` that fail validation when it is
+    prepared (as `python -m tfds_brats.prepare --skip-bad-subjects`), instead of stopping.
+    Splits (`tfds_brats.splits`, as `prepare`'s options): `split_file` (CSV `subject_id,split` or
+    JSON `{subject: split}`, every subject of `data_dir` or the phantom listed), `split_fractions`
+    (train, validation, test; default 0.8, 0.1, 0.1), `validation_data_dir` / `test_data_dir`
+    (folders whose subjects make that split; with `data_dir`). An empty validation split trains
+    without validation (a warning; neither test nor training subjects stand in for it); an empty
+    test split takes the test scores from the validation split, and with neither the test scores,
+    evaluation and sample grids are left out (a warning); an empty train split is an error.
 
     Optimisation: Adam(`learning_rate`, beta_1=0.5) for G, D and SR. The default 1e-3 held
     for half the run and then decayed linearly to zero (`lr_decay="linear"`, pix2pix's
@@ -64,6 +73,11 @@ class TrainConfig:
     data_dir: str | None = None
     dataset: str | None = None
     tfds_data_dir: str | None = None
+    skip_bad_subjects: bool = False
+    split_file: str | None = None
+    split_fractions: tuple | None = None
+    validation_data_dir: str | None = None
+    test_data_dir: str | None = None
     num_subjects: int = 24
     image_size: int = DEFAULT["image_size"]
     scenario: str = "one_missing"
@@ -124,8 +138,9 @@ class TrainConfig:
         value = self.learning_rate
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"learning_rate must be a finite number > 0, got {value!r}")
-        if not isinstance(self.augment, bool):
-            raise ValueError(f"augment must be true or false, got {self.augment!r}")
+        for name in ("augment", "skip_bad_subjects"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario must be one of {SCENARIOS}, got {self.scenario!r}")
         if self.target is not None and self.target not in BRATS_MODALITIES:
@@ -151,6 +166,46 @@ class TrainConfig:
             raise ValueError("give data_dir (a BraTS folder) or dataset (a prepared TFDS name), not both")
         if self.data_dir is not None and not os.path.isdir(os.path.expanduser(self.data_dir)):
             raise ValueError(f"data_dir {self.data_dir!r} is not a folder")
+        self._validate_splits()
+
+    def _validate_splits(self):
+        """The split fields: a readable split file, 3 valid fractions, existing split folders."""
+        from tfds_brats.splits import check_fractions, read_split_file  # numpy only
+
+        if self.split_fractions is not None:
+            if isinstance(self.split_fractions, str):
+                parts = self.split_fractions.split(",")  # as on the command line: "1,0,0"
+            elif isinstance(self.split_fractions, (list, tuple)):
+                parts = list(self.split_fractions)
+            else:
+                raise ValueError(
+                    f"split_fractions must be 3 numbers (train, validation, test), got {self.split_fractions!r}"
+                )
+            try:
+                self.split_fractions = check_fractions([float(part) for part in parts])
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{error}" if "fraction" in str(error) else f"split_fractions: {error}") from error
+        for name in ("split_file", "validation_data_dir", "test_data_dir"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be a path (a string), got {value!r}")
+        if self.dataset is not None and any(
+            getattr(self, name) is not None
+            for name in ("split_file", "split_fractions", "validation_data_dir", "test_data_dir")
+        ):
+            raise ValueError("a prepared dataset keeps its splits: split options need data_dir or the phantom")
+        if self.split_file is not None:
+            if self.validation_data_dir is not None or self.test_data_dir is not None:
+                raise ValueError("give split_file or validation_data_dir / test_data_dir, not both")
+            read_split_file(self.split_file)  # names the file when it is bad
+        for name in ("validation_data_dir", "test_data_dir"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.data_dir is None:
+                raise ValueError(f"{name} needs data_dir (the training subjects' folder)")
+            if not os.path.isdir(os.path.expanduser(value)):
+                raise ValueError(f"{name} {value!r} is not a folder")
 
     @property
     def data_scenario(self):
@@ -216,7 +271,10 @@ class TrainConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if values["split_fractions"] is not None:  # as JSON and TOML read it back, so saved configs compare equal
+            values["split_fractions"] = list(values["split_fractions"])
+        return values
 
     def model_kwargs(self):
         """The `MAGAN` constructor arguments this config implies."""

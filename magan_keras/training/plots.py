@@ -67,7 +67,9 @@ def read_metrics_csv(path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     columns = rows[0].keys() if rows else []
-    return {c: [float(r[c]) for r in rows if r.get(c) not in (None, "")] for c in columns}
+    # CSVLogger writes NA for a metric an epoch lacks (the val_ columns of a run without validation).
+    values = {c: [float(r[c]) for r in rows if r.get(c) not in (None, "", "NA")] for c in columns}
+    return {c: v for c, v in values.items() if v}
 
 
 def training_curves(history, path, title=""):

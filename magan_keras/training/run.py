@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -306,15 +307,31 @@ def prepared_builder(config):
                 f"dataset {config.dataset!r} is not prepared in {builder.data_dir}; "
                 "run python -m tfds_brats.prepare first"
             )
-    elif config.data_dir:
-        builder = prepare(manual_dir=config.data_dir, image_size=config.image_size, data_dir=config.tfds_data_dir)
     else:
-        builder = prepare(
-            phantom=True,
-            image_size=config.image_size,
-            num_subjects=config.num_subjects,
-            data_dir=config.tfds_data_dir,
-        )
+        from tfds_brats.subjects import NoSubjectsError
+
+        try:
+            split_options = {"split_file": config.split_file, "split_fractions": config.split_fractions}
+            if config.data_dir:
+                builder = prepare(
+                    manual_dir=config.data_dir,
+                    image_size=config.image_size,
+                    data_dir=config.tfds_data_dir,
+                    skip_bad_subjects=config.skip_bad_subjects,
+                    validation_data_dir=config.validation_data_dir,
+                    test_data_dir=config.test_data_dir,
+                    **split_options,
+                )
+            else:
+                builder = prepare(
+                    phantom=True,
+                    image_size=config.image_size,
+                    num_subjects=config.num_subjects,
+                    data_dir=config.tfds_data_dir,
+                    **split_options,
+                )
+        except (ValueError, NoSubjectsError) as error:  # bad subjects, another source, an empty folder
+            raise DataError(str(error)) from error
     size = builder.info.features["images"].shape[0]
     if size != config.image_size:
         raise DataError(f"dataset {builder.info.full_name} has {size} px slices but image_size is {config.image_size}")
@@ -355,7 +372,15 @@ def make_datasets(config, splits):
         seed=config.seed,
         augment=config.augment,
     )
-    validation_split = splits.get("validation") or splits.get("test")
+    validation_split = splits.get("validation")
+    if validation_split is None:
+        # Never the test or training subjects instead: their scores would not be validation scores.
+        warnings.warn(
+            "the validation split is empty: training without validation (no val_ metrics); "
+            "give it subjects with --split-fractions, --split-file or --validation-data-dir",
+            stacklevel=2,
+        )
+        return train, None
     repeat = config.validation_steps is not None
     validation = magan_data.make_dataset(
         validation_split,
@@ -367,6 +392,25 @@ def make_datasets(config, splits):
         drop_remainder=repeat,
     )
     return train, validation
+
+
+def held_out_split(splits):
+    """The split the test scores and sample grids come from: test, else validation, else None (with a warning).
+
+    Args:
+        splits: `{split: tf.data.Dataset}` from `load_splits`.
+
+    Example:
+    >>> held_out_split({"train": "a", "validation": "b"})
+    'b'
+    """
+    split = splits.get("test") or splits.get("validation")
+    if split is None:
+        warnings.warn(
+            "no test or validation subjects: the test scores, the evaluation and the sample grids are left out",
+            stacklevel=2,
+        )
+    return split
 
 
 def build_model(config, strategy=None, preprocessing=None):
@@ -453,6 +497,8 @@ def write_report(path, config, test_metrics, result_paths, evaluation=None):
     ]
     for contrast, values in test_metrics.items():
         lines.append(f"| {contrast} | {values['psnr']:.2f} | {values['ssim']:.4f} | {values['mae']:.4f} |")
+    if not test_metrics:
+        lines += ["", "No test or validation subjects (the split left them empty): no test scores."]
     if evaluation is not None:
         lines += [
             "",
@@ -545,7 +591,7 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
     """`train`'s work once the folder is claimed: `fit` (skipped when the marker says it finished), then the rest."""
     output_dir = os.path.dirname(paths["config"])
     splits = load_splits(config, builder)
-    test_split = splits.get("test") or splits["validation"]
+    test_split = held_out_split(splits)
     marker = read_marker(output_dir) or {}
     done = marker.get("training_done") and os.path.isfile(paths["model"])
     if not done:
@@ -555,10 +601,21 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
     model = build_model(config, strategy, dataset_preprocessing(builder, config))
     if done:
         # `fit` returned and its model was saved before an interruption: only the last steps are redone.
+        note = atomic.verify_checksum(paths["model"])
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         model.load_weights(paths["model"])
     else:
-        grid = run_callbacks.SampleGrid(
-            sample_batch(test_split, config), BRATS_MODALITIES, paths["samples"], paths["tensorboard"], enabled=chief
+        grid = (
+            run_callbacks.SampleGrid(
+                sample_batch(test_split, config),
+                BRATS_MODALITIES,
+                paths["samples"],
+                paths["tensorboard"],
+                enabled=chief,
+            )
+            if test_split is not None
+            else None
         )
         callbacks = [
             # First, so that its on_train_end (the final save) runs before BackupAndRestore deletes the backup.
@@ -572,8 +629,9 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
             keras.callbacks.BackupAndRestore(paths["backup"], double_checkpoint=True),
             keras.callbacks.CSVLogger(paths["metrics_csv"], append=True),
             keras.callbacks.TensorBoard(paths["tensorboard"]),
-            run_callbacks.AtomicCheckpoint(paths["checkpoints"], enabled=chief),
-            grid,
+            # Without validation there is no best epoch: FinishTraining's last.keras is the checkpoint.
+            *([run_callbacks.AtomicCheckpoint(paths["checkpoints"], enabled=chief)] if validation_examples else []),
+            *([grid] if grid is not None else []),
             *extra_callbacks,
         ]
         model.fit(
@@ -585,7 +643,7 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
             callbacks=callbacks,
             verbose=verbose,
         )
-    test_metrics = evaluate_per_target(model, test_split, config)
+    test_metrics = evaluate_per_target(model, test_split, config) if test_split is not None else {}
     sample_pngs = (
         sorted(os.path.join(paths["samples"], f) for f in os.listdir(paths["samples"]) if f.endswith(".png"))
         if os.path.isdir(paths["samples"])
@@ -596,11 +654,15 @@ def _train_in_folder(config, paths, builder, strategy, chief, verbose, extra_cal
             atomic.save_model(model, paths["model"])
         atomic.write_json(paths["test_metrics"], test_metrics)
         plots.training_curves(plots.read_metrics_csv(paths["metrics_csv"]), paths["curves"], title="MA-GAN training")
-        evaluation = evaluate_with_protocols(model, splits, config, paths["evaluation"])
+        evaluation = (
+            evaluate_with_protocols(model, splits, config, paths["evaluation"]) if test_split is not None else None
+        )
         written = {
             k: paths[k]
             for k in ("model", "checkpoints", "metrics_csv", "tensorboard", "samples", "curves", "evaluation", "config")
         }
+        # The shareable preset (model card from the files above) before the report, which marks the run finished.
+        model.save_to_preset(os.path.join(output_dir, "preset"), run_dir=output_dir, builder=builder, overwrite=True)
         write_report(paths["report"], config, test_metrics, written, evaluation)
     return RunResult(
         output_dir=os.path.dirname(paths["report"]),

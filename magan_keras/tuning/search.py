@@ -21,7 +21,7 @@ import dataclasses
 import os
 
 from magan_keras.tuning.folder import prepare_output_dir, trial_statuses
-from magan_keras.tuning.oracle import repair_oracle_state
+from magan_keras.tuning.oracle import protect_oracle_file, repair_oracle_state
 from magan_keras.tuning.serve import distributed_role, serve_oracle
 from magan_keras.tuning.settings import PROJECT_NAME
 
@@ -137,6 +137,8 @@ def make_search(settings, role="single"):
         max_failures=settings.max_failures if role == "single" else 0,
         distribution_strategy=None if role == "chief" else _strategy(settings.config),
     )
+    if role != "worker":  # a worker's oracle is a client of the chief's
+        protect_oracle_file(tuner.oracle)
     return hypermodel, tuner
 
 

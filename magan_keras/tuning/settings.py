@@ -47,6 +47,24 @@ def _check_int(name, value, low):
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
+def _check_validation_split(config) -> None:
+    """Trials are ranked on the validation split: split options that leave it empty are refused here."""
+    if config.validation_data_dir is not None:
+        return
+    if config.split_file is not None:
+        from tfds_brats.splits import read_split_file  # pylint: disable=import-outside-toplevel
+
+        if "validation" not in read_split_file(config.split_file)[0].values():
+            raise ValueError(
+                f"the search ranks trials on the validation split, and {config.split_file} gives it no subject"
+            )
+    elif config.split_fractions is not None and config.split_fractions[1] == 0:
+        raise ValueError(
+            f"the search ranks trials on the validation split, and split_fractions {config.split_fractions} "
+            "leave it empty; give it a fraction or --validation-data-dir"
+        )
+
+
 @dataclasses.dataclass
 class TuneSettings:
     """Everything a search depends on, validated when made.
@@ -90,6 +108,7 @@ class TuneSettings:
     verbose: int = 1
 
     def __post_init__(self):
+        _check_validation_split(self.config)
         if self.tuner not in TUNER_CHOICES:
             raise ValueError(f"tuner must be one of {TUNER_CHOICES}, got {self.tuner!r}")
         if self.objective not in OBJECTIVE_CHOICES:
@@ -147,7 +166,8 @@ def make_settings(
         max_trials: as in `TuneSettings`; None means `DEFAULT_MAX_TRIALS` (and must be None for hyperband,
             whose budget follows from `epochs` and `hyperband_factor`).
         output_dir: the search folder (made absolute, `~` expanded).
-        config_file: a TOML or JSON training config, or None; only the keys it names override.
+        config_file: a TOML or JSON training config, a preset folder or handle (its
+            `training_config.json`), or None; only the keys it names override.
         options: `{TrainConfig field: value}` given explicitly (None values are ignored).
 
     Raises:
@@ -162,6 +182,10 @@ def make_settings(
     space = spaces.load_space(search_space)
     values = {**TrainConfig().to_dict(), **TUNE_DEFAULTS}
     if config_file:
+        from magan_keras.sharing import preset  # pylint: disable=import-outside-toplevel
+
+        if preset.is_preset_source(config_file):  # a preset: the options its model was trained with
+            config_file = preset.training_config_file(config_file)
         named = _file_keys(config_file)
         values.update({k: v for k, v in TrainConfig.from_file(config_file).to_dict().items() if k in named})
     explicit = {

@@ -137,6 +137,47 @@ def test_config_values_of_the_wrong_type_are_named(line, name, tmp_path, capsys)
         assert name in capsys.readouterr().err
 
 
+def _bad_brats_folder(tmp_path):
+    from tfds_brats.brats.make_dummy_data import write_dummy_data
+
+    brats = tmp_path / "brats"
+    write_dummy_data(brats)
+    (brats / "BraTS2021_00001" / "BraTS2021_00001_t2.nii.gz").unlink()  # a training subject lacks a contrast
+    return brats
+
+
+def test_a_bad_subject_under_data_dir_is_a_message_and_skip_bad_subjects_leaves_it_out(tmp_path, capsys):
+    brats, out, tfds = _bad_brats_folder(tmp_path), tmp_path / "run", tmp_path / "tfds"
+    argv = ["--data-dir", str(brats), "--image-size", "16", "--tfds-data-dir", str(tfds), "--output-dir", str(out)]
+    assert exit_code(argv) == 2
+    err = capsys.readouterr().err.split("\rerror: ")[-1]  # after the progress bar of the check
+    assert err.startswith("1 of 5 BraTS subjects failed validation; nothing was written")
+    assert "(--skip-bad-subjects)" in err and "subject 'BraTS2021_00001'" in err and "Traceback" not in err
+    assert not out.exists()
+    assert train_cli.build_parser().parse_args(["--skip-bad-subjects"]).skip_bad_subjects is True
+    config = TrainConfig(data_dir=str(brats), image_size=16, tfds_data_dir=str(tfds), skip_bad_subjects=True)
+    builder = run.prepared_builder(config)
+    assert [r["subject_id"] for r in builder.info.metadata["rejected_subjects"]] == ["BraTS2021_00001"]
+    with pytest.raises(ValueError, match="skip_bad_subjects must be true or false"):
+        TrainConfig(skip_bad_subjects="yes")
+
+
+def test_data_dir_other_than_the_prepared_source_is_a_message(tmp_path, capsys):
+    import shutil
+
+    brats, tfds = _bad_brats_folder(tmp_path), tmp_path / "tfds"
+    (brats / "BraTS2021_00001").rename(tmp_path / "aside")
+    run.prepared_builder(TrainConfig(data_dir=str(brats), image_size=16, tfds_data_dir=str(tfds)))
+    other = tmp_path / "other"
+    shutil.copytree(brats, other)
+    argv = ["--data-dir", str(other), "--image-size", "16", "--tfds-data-dir", str(tfds), "--epochs", "1"]
+    argv += ["--steps-per-epoch", "1", "--batch-size", "2", "--validation-steps", "1", "--base-filters", "4"]
+    assert exit_code(argv + ["--res-blocks", "1", "--output-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.split("error: ")[-1]
+    assert f"was prepared from {brats}, not from {other}" in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_output_dir_that_is_a_file_or_a_symlink_is_refused(tmp_path, capsys):
     (tmp_path / "file").write_text("keep")
     (tmp_path / "target").mkdir()

@@ -134,6 +134,12 @@ def test_end_to_end_writes_every_artefact_and_refuses_to_overwrite(tmp_path, tfd
     saved = json.loads((out / "config.json").read_text())
     assert saved["epochs"] == 2 and saved["image_size"] == 32
     assert len((out / "metrics.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
+    # The shareable preset: its model card holds the run's own test scores.
+    card = (out / "preset" / "README.md").read_text()
+    scores = json.loads((out / "test_metrics.json").read_text())
+    for contrast, values in scores.items():
+        assert f"| {contrast} | {values['psnr']:.2f} | {values['ssim']:.4f} | {values['mae']:.4f} |" in card
+    assert json.loads((out / "preset" / "metadata.json").read_text())["image_size"] == 32
     # A finished run is never overwritten without --overwrite.
     before = (out / "model.keras").stat().st_mtime
     assert train.main(argv) == 2

@@ -156,8 +156,11 @@ def test_command_line_errors(model_path, tmp_path, capsys):
     assert code == 2 and "nope.keras does not exist" in capsys.readouterr().err
     code = evaluate.main(["--model", str(model_path), "--data-dir", "x", "--out-dir", out, "--target", "pd"])
     assert code == 2 and "unknown contrast 'pd'" in capsys.readouterr().err
-    code = evaluate.main(["--model", str(model_path), "--data-dir", "x", "--out-dir", out, "--batch-size", "0"])
-    assert code == 2 and "--batch-size" in capsys.readouterr().err
+    for option, value in (("--batch-size", "0"), ("--canvas-size", "0"), ("--max-subjects", "-1")):
+        with pytest.raises(SystemExit) as stop:
+            evaluate.main(["--model", str(model_path), "--data-dir", "x", "--out-dir", out, option, value])
+        assert stop.value.code == 2 and f"argument {option}: expected an integer >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_python_dash_m_keeps_its_options():

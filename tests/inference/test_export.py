@@ -127,3 +127,45 @@ def test_a_failed_export_leaves_no_version(model, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="tracing failed"):
         export.export_generator(model[1], tmp_path, version=1)
     assert os.listdir(tmp_path / "magan") == []
+
+
+def test_a_read_only_folder_or_a_file_in_the_way_is_a_one_line_error(model, tmp_path, capsys, monkeypatch):
+    import pathlib
+
+    _, path = model
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep")
+    for export_dir in (blocker, tmp_path / "named"):
+        if export_dir.name == "named":
+            export_dir.mkdir()
+            (export_dir / "magan").write_text("not a folder")
+        assert command.main(["--model", str(path), "--export-dir", str(export_dir)]) == 2
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert err.startswith("error: --export-dir: ") and "is not a folder" in err
+    assert blocker.read_text() == "keep" and os.listdir(tmp_path / "named") == ["magan"]
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: make the folder refuse as it would for a user
+        original = pathlib.Path.mkdir
+
+        def refuse(self, *args, **kwargs):
+            if str(self).startswith(str(read_only)):
+                raise PermissionError(13, "Permission denied", str(self))
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
+    assert command.main(["--model", str(path), "--export-dir", str(read_only)]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == f"error: --export-dir: cannot write {read_only / 'magan'} (Permission denied); nothing was written"
+    read_only.chmod(0o755)
+    assert os.listdir(read_only) == []
+
+
+def test_temporary_folders_of_a_killed_export_go_after_a_successful_rerun(model, tmp_path):
+    left = tmp_path / "magan" / ".1.k1lled.tmp"  # what new_directory leaves when killed
+    (left / "variables").mkdir(parents=True)
+    other_version = tmp_path / "magan" / ".2.busy.tmp"  # another version's export may still run
+    other_version.mkdir()
+    export.export_generator(model[1], tmp_path, version=1)
+    assert sorted(os.listdir(tmp_path / "magan")) == [".2.busy.tmp", "1"]

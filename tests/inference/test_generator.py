@@ -105,3 +105,74 @@ def test_an_old_model_keeps_the_old_canvas_rule(channel_copy):
         inference.synthesize_volume(old, images, available, "flair", mask), np.where(mask, images[..., 2], -1.0)
     )
     assert inference.canvas_size_of(old, (32, 32)) == 32 and inference.canvas_size_of(old, (24, 20)) == 256
+
+
+def _corrupt_one_weight_byte(path):
+    """Rewrites the `model.weights.h5` entry of a `.keras` zip with one byte of one weight tensor flipped."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    weights = bytearray(entries["model.weights.h5"])
+    offsets = []
+    with h5py.File(io.BytesIO(bytes(weights)), "r") as h5:
+        h5.visititems(lambda _, item: offsets.append(item.id.get_offset()) if isinstance(item, h5py.Dataset) else None)
+    offset = max(o for o in offsets if o is not None)  # inside the last tensor's data
+    weights[offset + 2] ^= 0x40
+    entries["model.weights.h5"] = bytes(weights)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
+def test_a_model_with_one_corrupted_weight_byte_is_refused_by_its_checksum(tmp_path, capsys):
+    from magan_keras import atomic
+
+    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)
+    generator.build_on_zeros()
+    path = atomic.save_model(generator, tmp_path / "g.keras")
+    assert (tmp_path / "g.keras.sha256").read_text().split() == [atomic.file_sha256(path), "g.keras"]
+    inference.load_generator(path)
+    assert capsys.readouterr().err == ""  # verified: nothing to say
+    _corrupt_one_weight_byte(path)
+    # the damaged file still loads in Keras, with other weights
+    reloaded = keras.saving.load_model(path, compile=False)
+    assert any(not np.array_equal(a, b) for a, b in zip(generator.get_weights(), reloaded.get_weights())), (
+        "the flipped byte must change a weight"
+    )
+    with pytest.raises(inference.ModelError, match=r"g\.keras does not match its checksum g\.keras\.sha256") as caught:
+        inference.load_generator(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_model_without_a_checksum_loads_with_a_one_line_note(tmp_path, capsys):
+    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)
+    generator.build_on_zeros()
+    generator.save(tmp_path / "plain.keras")  # not through atomic.save_model: no checksum
+    assert inference.load_generator(tmp_path / "plain.keras").image_size == 16
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("note: model file ") and "plain.keras.sha256" in err[0]
+
+
+@pytest.mark.parametrize("name", ["p\x1b[31md", "t1/../../x", ".."])
+def test_a_model_whose_contrast_names_are_unsafe_is_refused_on_load(name, tmp_path):
+    import json
+    import zipfile
+
+    generator = MultiBranchGenerator(("t1", "t2", "pd"), image_size=16, base_filters=2, res_blocks=1)
+    generator.build_on_zeros()
+    path = tmp_path / "g.keras"
+    generator.save(path)
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    entries["config.json"] = entries["config.json"].decode().replace('"pd"', json.dumps(name)).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for entry, data in entries.items():
+            archive.writestr(entry, data)
+    with pytest.raises(inference.ModelError, match="is not a safe name") as caught:
+        inference.load_generator(path)
+    message = str(caught.value)
+    assert f"contrast name {ascii(name)}" in message and "\x1b" not in message and "\n" not in message

@@ -5,15 +5,19 @@ import sys
 
 import nibabel as nib
 import numpy as np
+import pytest
 
-from magan_keras import MultiBranchGenerator
+from magan_keras import MultiBranchGenerator, atomic
 from magan_keras.cli import synthesize as command
 from magan_keras.inference import synthesis
 from tfds_brats.brats.make_dummy_data import write_fake_subject
 
 
 def run(argv, capsys):
-    code = command.main([str(a) for a in argv])
+    try:
+        code = command.main([str(a) for a in argv])
+    except SystemExit as stop:  # argparse's own refusals (a count below 1): exit 2 as well
+        code = stop.code
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 
@@ -126,7 +130,7 @@ def test_command_line_with_files_and_target(model_path, subject, tmp_path, capsy
 def test_a_model_with_a_record_needs_no_canvas_flag(subject, tmp_path, capsys):
     generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1, preprocessing={"canvas_size": 40})
     generator.build_on_zeros()
-    generator.save(tmp_path / "g.keras")
+    atomic.save_model(generator, tmp_path / "g.keras")  # as training saves it: with its checksum
     code, text = run(
         [
             "--model",
@@ -196,3 +200,31 @@ def test_bad_arguments_are_named(model_path, other_contrasts_model_path, subject
     code, text = run(["--model", model_path, "--t1", subject["t1"], "--canvas-size", 0, "--out-dir", out], capsys)
     assert code == 2 and "--canvas-size" in text
     assert not out.exists()
+
+
+def test_a_gzip_whose_crc_fails_is_refused_naming_the_file(
+    model_path, subject, tmp_path, capsys, flip_one_compressed_byte
+):
+    flip_one_compressed_byte(subject["t2"])
+    out = tmp_path / "out"
+    argv = ["--model", model_path, "--t1", subject["t1"], "--t2", subject["t2"], "--out-dir", out, "--quiet"]
+    code, text = run(argv, capsys)
+    lines = [line for line in text.splitlines() if not line.startswith("note:")]  # the model's own notes
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: subject 's1', file ")
+    assert f"file {subject['t2']}: cannot read the file: corrupt gzip stream" in lines[0] and not out.exists()
+
+
+def test_a_subject_id_that_leaves_the_out_dir_is_refused(model_path, subject, tmp_path, capsys):
+    out = tmp_path / "deep" / "out"
+    for bad in ("../../X", "a/b", "\x1b[31mred"):
+        argv = ["--model", model_path, "--t1", subject["t1"], "--out-dir", out, "--subject-id", bad, "--quiet"]
+        code, text = run(argv, capsys)
+        assert code == 2 and text == f"error: --subject-id {ascii(bad)} is not a safe name: " + text.split(": ", 2)[2]
+        assert "\x1b" not in text and text.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
+        p.name for p in (tmp_path / "in").rglob("*") if p.is_file()
+    )  # nothing written anywhere
+    with pytest.raises(synthesis.InputError, match="subject id '../x' is not a safe name"):
+        synthesis.output_path(out, "../x", "flair")
+    with pytest.raises(synthesis.InputError, match="contrast name 'fl/air' is not a safe name"):
+        synthesis.output_path(out, "s1", "fl/air")

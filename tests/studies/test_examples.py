@@ -6,7 +6,14 @@ import importlib
 
 import pytest
 
-MODULES = ("studies.outputs", "studies.ablation", "studies.blur_sensitivity", "studies.ssim_terms")
+MODULES = (
+    "studies.outputs",
+    "studies.ablation",
+    "studies.blur_sensitivity",
+    "studies.ssim_terms",
+    "studies.input_checks",
+    "studies.uncertainty",
+)
 
 
 @pytest.mark.parametrize("name", MODULES)

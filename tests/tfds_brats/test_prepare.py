@@ -140,6 +140,15 @@ def test_cli_reports_bad_subjects_and_exits_2(dummy_dir, tmp_path, capsys):
     assert "subject 'BraTS-GLI-00004-000'" in err and "BraTS-GLI-00004-000-t2w.nii[.gz]" in err
 
 
+def test_cli_refuses_a_gzip_whose_crc_fails_naming_the_file(dummy_dir, tmp_path, capsys, flip_one_compressed_byte):
+    damaged = dummy_dir / "BraTS2021_00001" / "BraTS2021_00001_t1ce.nii.gz"
+    flip_one_compressed_byte(damaged)
+    assert main(["--manual-dir", str(dummy_dir), "--config", "volumes", "--data-dir", str(tmp_path / "tfds")]) == 2
+    err = capsys.readouterr().err
+    assert f"file {damaged}: cannot read the file: corrupt gzip stream" in err and "subject 'BraTS2021_00001'" in err
+    assert not tfds.builder("brats/volumes", data_dir=str(tmp_path / "tfds")).is_prepared()
+
+
 @pytest.mark.parametrize(
     "argv",
     [[], ["--phantom", "--manual-dir", "x"], ["--manual-dir", "x", "--num-subjects", "3"]],
@@ -177,3 +186,50 @@ def test_cli_help_lists_the_options(capsys):
         "--seed",
     ):
         assert option in out
+
+
+def test_the_same_data_dir_asked_for_another_source_is_refused_or_rebuilt(dummy_dir, tmp_path, capsys):
+    import os
+    import shutil
+
+    data_dir = tmp_path / "tfds"
+    first = prepare(dummy_dir, config="volumes", data_dir=data_dir)
+    assert first.info.metadata["source_fingerprint"]["files"] == 24  # the 5 subjects' files
+    other = tmp_path / "other_release"
+    shutil.copytree(dummy_dir, other)
+    shutil.rmtree(other / "BraTS2021_00001")  # another release: one subject fewer
+    capsys.readouterr()  # TFDS's progress
+    assert main(["--manual-dir", str(other), "--config", "volumes", "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {data_dir}/brats/volumes/1.0.0 was prepared from {dummy_dir}, not from {other}; "
+        f"pass --overwrite (overwrite=True) to rebuild it from {other}, or use another --data-dir\n"
+    )
+    # the same folder with a file changed since is another source too
+    os.utime(dummy_dir / "BraTS2021_00001" / "BraTS2021_00001_t2.nii.gz", (1, 1))
+    with pytest.raises(prepare_module.SourceChangedError, match="when it held other files"):
+        prepare(dummy_dir, config="volumes", data_dir=data_dir)
+    # --overwrite rebuilds from the folder asked for
+    assert main(["--manual-dir", str(other), "--config", "volumes", "--data-dir", str(data_dir), "--overwrite"]) == 0
+    assert "subjects found: 4, used: 4" in capsys.readouterr().out
+    rebuilt = tfds.builder("brats/volumes", data_dir=str(data_dir))
+    assert rebuilt.info.metadata["manual_dir"] == str(other)
+    assert sorted(os.listdir(data_dir / "brats" / "volumes")) == ["1.0.0"]  # the old copy is gone
+    assert prepare(other, config="volumes", data_dir=data_dir).info.metadata["subjects_found"] == 4  # a no-op now
+
+
+def test_a_successful_prepare_removes_left_behind_incomplete_folders(dummy_dir, tmp_path):
+    left = tmp_path / "tfds" / "brats" / "volumes" / "incomplete.K1LLED_1.0.0"
+    left.mkdir(parents=True)
+    (left / "brats-train.tfrecord-00000-of-00001").write_bytes(b"half")
+    keep = tmp_path / "tfds" / "brats" / "volumes" / "notes.txt"
+    keep.write_text("mine")
+    prepare(dummy_dir, config="volumes", data_dir=tmp_path / "tfds")
+    assert not left.exists() and keep.read_text() == "mine"
+
+
+def test_an_empty_manual_dir_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["--manual-dir", str(tmp_path / "empty"), "--data-dir", str(tmp_path / "tfds")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no BraTS subjects found under {tmp_path / 'empty'}") and err.count("\n") == 1

@@ -164,3 +164,44 @@ def test_a_missing_file_is_named(make_subject_folder, tmp_path):
     with pytest.raises(subjects.SubjectError, match="no such file .given for 't2'") as raised:
         subjects.load_subject({**paths, "t2": gone}, "s1")
     assert str(gone) in str(raised.value) and "subject 's1'" in str(raised.value)
+
+
+def test_a_gzip_whose_crc_fails_is_refused_naming_the_file(make_subject_folder, flip_one_compressed_byte):
+    files = make_subject_folder("s1")
+    before, _, _ = subjects.load_subject(files)
+    stored = nib.load(files["t2"]).get_fdata()
+    flip_one_compressed_byte(files["t2"])
+    # nibabel alone reads the damaged file and returns other voxels, without a word
+    assert not np.array_equal(nib.load(files["t2"]).get_fdata(), stored)
+    with pytest.raises(subjects.SubjectError, match=r"s1_t2\.nii\.gz: cannot read the file: corrupt gzip stream"):
+        subjects.load_subject(files)
+    with pytest.raises(subjects.SubjectError, match="corrupt gzip"):
+        subjects.load_subject({"t2": files["t2"]}, "s1", required=())
+    volumes, _, _ = subjects.load_subject({"t1": files["t1"]}, "s1", required=())  # the others still load
+    np.testing.assert_array_equal(volumes["t1"], before["t1"])
+
+
+def test_symlink_cycles_are_walked_once_and_never_hang(make_subject_folder, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "brats"
+    for subject_id in ("BraTS2021_00001", "BraTS2021_00002"):
+        make_subject_folder(subject_id)
+    os.symlink("..", root / "BraTS2021_00001" / "up")  # a subject folder holding two `..` links
+    os.symlink("..", root / "BraTS2021_00001" / "up_again")
+    os.symlink("..", root / "loop")  # and a loop above the root
+    outside = tmp_path / "elsewhere"
+    make_subject_folder("BraTS2021_00003", root=outside)
+    os.symlink(outside, root / "linked")  # a symlinked folder is still followed, once
+    probe = (
+        "import sys; from tfds_brats.subjects import find_subjects; "
+        "print([(s.subject_id, len(s.matches['t1'])) for s in find_subjects(sys.argv[1])])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(root)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[('BraTS2021_00001', 1), ('BraTS2021_00002', 1), ('BraTS2021_00003', 1)]"
+    found = subjects.find_subjects(root)
+    assert all(len(paths) == 1 for s in found for paths in s.matches.values())  # no subject seen twice

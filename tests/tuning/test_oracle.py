@@ -110,3 +110,30 @@ def test_nothing_to_repair_writes_nothing(tmp_path, content):
         assert result is None and not path.exists()
     else:
         assert result == content and path.stat().st_mtime_ns == before
+
+
+def test_an_empty_oracle_json_left_by_a_kill_is_recovered_from_the_last_good_copy(tmp_path, capsys):
+    first = InstantTuner(tmp_path)
+    oracle.protect_oracle_file(first.oracle)
+    first.search()
+    project = tmp_path / "search"
+    good = json.loads((project / oracle.GOOD_COPY_FILE).read_text())
+    assert good == json.loads((project / "oracle.json").read_text()) and good["end_order"] == ["0", "1"]
+    (project / "oracle.json").write_text("")  # killed while KerasTuner rewrote it
+    with pytest.raises(json.JSONDecodeError):
+        InstantTuner(tmp_path)  # what a resume did before: a traceback, and the search could never resume
+    state = oracle.repair_oracle_state(str(project), folder.trial_statuses(str(project)))
+    assert state == good and json.loads((project / "oracle.json").read_text()) == good
+    err = capsys.readouterr().err
+    assert err.startswith(f"note: {project / 'oracle.json'} was empty or not valid JSON") and err.count("\n") == 1
+    more = InstantTuner(tmp_path, max_trials=3)
+    more.search()
+    assert more.ran == ["2"]  # the finished trials are kept
+
+
+@pytest.mark.parametrize("text", ["", '{"ongoing_trials": {"tuner0"', "[1, 2]"])
+def test_a_damaged_oracle_json_without_a_good_copy_is_a_one_line_error(tmp_path, text):
+    (tmp_path / "oracle.json").write_text(text)
+    with pytest.raises(oracle.OracleStateError, match=r"oracle\.json is empty or not valid JSON") as caught:
+        oracle.repair_oracle_state(str(tmp_path), {})
+    assert "\n" not in str(caught.value) and (tmp_path / "oracle.json").read_text() == text

@@ -26,11 +26,10 @@ import os
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.utils import tqdm_utils
 
-from tfds_brats import intensity, subjects, validation
+from tfds_brats import intensity, splits, subjects, validation
 from tfds_brats.builder_base import SubjectDatasetBuilder
 from tfds_brats.configs import BratsConfig
 from tfds_brats.constants import BRATS_CANVAS_SIZE, MIN_BRAIN_FRACTION
-from tfds_brats.splits import assign_splits
 
 
 class Builder(SubjectDatasetBuilder):
@@ -91,19 +90,36 @@ class Builder(SubjectDatasetBuilder):
         config = self.builder_config
         manual_dir = dl_manager.manual_dir
         found = subjects.find_subjects(manual_dir)
+        if self.split_file is not None and self.split_dirs:
+            raise ValueError("give a split file or separate validation/test folders, not both")
+        extra = {name: subjects.find_subjects(path) for name, path in self.split_dirs.items()}
+        main_ids = sorted({files.subject_id for files in found})
+        for name, files_found in extra.items():
+            shared = sorted(set(main_ids) & {files.subject_id for files in files_found})
+            if shared:
+                raise ValueError(
+                    f"subjects {shared} are both in {manual_dir} and in the {name} folder {self.split_dirs[name]}"
+                )
         passed, rejected = validation.validate_subjects(
-            found,
+            found + [files for files_found in extra.values() for files in files_found],
             layout=config.layout,
             min_brain_fraction=config.min_brain_fraction,
             progress=lambda items: tqdm_utils.tqdm(items, desc="Checking subjects", unit=" subjects", leave=False),
+            input_checks=self.input_checks,
         )
         if rejected and not self.skip_bad_subjects:
             raise validation.BadSubjectsError(rejected, total=len(found))
         # Split all ids found (not only those that passed) so that fixing or
         # removing one subject does not move the others between splits.
-        split_ids = assign_splits(
-            sorted({files.subject_id for files in found}), config.split_fractions, config.split_seed
-        )
+        fractions = splits.fractions_without(config.split_fractions, list(extra)) if extra else None
+        split_ids = self._assign(main_ids, fractions)
+        for name, files_found in extra.items():
+            split_ids[name] = sorted({files.subject_id for files in files_found})
+        if not split_ids["train"]:
+            raise ValueError(
+                f"the train split is empty ({len(main_ids)} subjects in {manual_dir}); "
+                "give it subjects in the split file or a larger train fraction"
+            )
         by_id = {report.subject_id: report for report in passed}
         split_reports = {}
         for split, ids in split_ids.items():
@@ -119,11 +135,22 @@ class Builder(SubjectDatasetBuilder):
         self._record(
             source="brats",
             manual_dir=os.path.abspath(os.fspath(manual_dir)),
+            source_fingerprint=subjects.source_fingerprint(found, manual_dir),
+            split_source=splits.split_record(
+                config.split_fractions,
+                config.split_seed,
+                self.split_file,
+                {
+                    name: {"path": os.path.abspath(path), "fingerprint": subjects.source_fingerprint(extra[name], path)}
+                    for name, path in self.split_dirs.items()
+                },
+            ),
             config=config.params(),
             subjects_found=len(found),
             split_subjects={s: [r.subject_id for r in reports] for s, reports in split_reports.items()},
             subjects_with_seg=sum(report.has_seg for report in passed),
             rejected_subjects=[{"subject_id": e.subject_id, "file": e.path, "reason": e.reason} for e in rejected],
+            input_warnings=[{"subject_id": r.subject_id, "warning": w} for r in passed for w in r.warnings],
         )
         return {split: self._generate_examples(reports, split) for split, reports in split_reports.items()}
 

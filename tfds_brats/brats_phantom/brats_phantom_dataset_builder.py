@@ -25,7 +25,7 @@ from tensorflow_datasets.core.utils import tqdm_utils
 from tfds_brats.builder_base import SubjectDatasetBuilder
 from tfds_brats.configs import PhantomConfig
 from tfds_brats.constants import MIN_BRAIN_FRACTION
-from tfds_brats.splits import assign_splits
+from tfds_brats.splits import split_record
 
 
 def subject_seed(seed: int, index: int) -> int:
@@ -88,9 +88,14 @@ class Builder(SubjectDatasetBuilder):
         del dl_manager  # nothing to download
         config = self.builder_config
         ids = [subject_id(i) for i in range(config.num_subjects)]
-        split_ids = assign_splits(ids, config.split_fractions, config.split_seed)
+        if self.split_dirs:
+            raise ValueError("the phantom takes no separate validation or test folder")
+        split_ids = self._assign(ids)
+        if not split_ids["train"]:
+            raise ValueError("the train split is empty; give it subjects in the split file")
         split_ids = {split: members for split, members in split_ids.items() if members}
         self._record(
+            split_source=split_record(config.split_fractions, config.split_seed, self.split_file),
             source="phantom",
             config=config.params(),
             subjects_found=len(ids),

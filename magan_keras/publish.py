@@ -1,0 +1,10 @@
+"""`python -m magan_keras.publish`: send a trained model's preset folder to the Hub, Kaggle or a folder.
+
+The entry point only; the command's options and `main` live in `magan_keras.cli.publish`, the
+work in `magan_keras.sharing`.
+"""
+
+from magan_keras.cli.publish import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
