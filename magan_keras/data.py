@@ -14,6 +14,13 @@ element, the brain mask as float32 `[B, H, W, 1]`, sits in the slot Keras reserv
 weights (`keras.utils.unpack_x_y_sample_weight` returns it as `sample_weight`); the model's
 inputs stay exactly images/available/target. Use it for masked metrics in evaluation loops.
 
+2.5-D context (`context_slices=K > 0`, for a model with that `context_slices`): the examples
+must carry `context [S, S, M, 2K']` with K' >= K (a split prepared with
+`context_slices=K'`, `tfds_brats.slicing.to_context_slices`), and `inputs` gains
+`"context": [B, H, W, M, 2K]`, the K neighbours on each side (the innermost of the stored ones),
+zero-filled for every contrast whose `available` is 0, like `images`. `y` stays the centre
+slice's target; flips and intensity scaling treat the neighbours as their centre slice.
+
 Scenarios (which contrasts are missing, drawn per example):
 - "one_missing" (the paper's): the target uniformly from the M contrasts, the other M-1 given.
 - "random_missing": 1..M-1 contrasts missing (the count uniform, then the set uniform), the
@@ -91,6 +98,21 @@ def _validate_arguments(examples, batch_size, shuffle_buffer, seed, max_intensit
         raise ValueError(f"max_intensity_scale must be in [0, 1), got {max_intensity_scale!r}")
 
 
+def _validate_context(spec, context_slices):
+    """Raises unless `context_slices` is an int K >= 0 and, for K > 0, the examples carry K neighbours or more."""
+    if isinstance(context_slices, bool) or not isinstance(context_slices, (int, np.integer)) or context_slices < 0:
+        raise ValueError(f"context_slices must be an int >= 0, got {context_slices!r}")
+    if not context_slices:
+        return
+    stored = spec["context"].shape[-1] // 2 if "context" in spec and spec["context"].shape[-1] is not None else 0
+    if stored < context_slices:
+        raise ValueError(
+            f"context_slices={context_slices} needs examples with a 'context' feature of at least "
+            f"{context_slices} neighbours on each side, these have {stored}: prepare the data with "
+            f"--context-slices {context_slices}"
+        )
+
+
 def _draw_scenario(key, num_modalities, scenario, fixed_index):
     """(target one-hot [M], available [M]) float32 for one example, from the stateless `key`."""
     if fixed_index is not None:
@@ -112,11 +134,12 @@ def _draw_scenario(key, num_modalities, scenario, fixed_index):
     return target_index, tf.one_hot(target_index, num_modalities), available
 
 
-def _augment(key, images, brain_mask, max_intensity_scale):
-    """Random left-right flip of images and mask (if not None) together, then per-contrast scaling.
+def _augment(key, images, brain_mask, max_intensity_scale, context=None):
+    """Random left-right flip of images, mask and context (if not None) together, then per-contrast scaling.
 
     Scaling maps x to -1 + (x + 1) * s with s in [1 - a, 1 + a] per contrast, clipped to
-    [-1, 1]: the background stays exactly -1 and the range stays [-1, 1].
+    [-1, 1]: the background stays exactly -1 and the range stays [-1, 1]. A contrast's context
+    slices get its flip and its scale.
     """
     flip_key, scale_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
     flip = tf.random.stateless_uniform([], flip_key) < 0.5
@@ -127,10 +150,16 @@ def _augment(key, images, brain_mask, max_intensity_scale):
         [tf.shape(images)[-1]], scale_key, 1.0 - max_intensity_scale, 1.0 + max_intensity_scale
     )
     images = tf.clip_by_value((images + 1.0) * scale - 1.0, -1.0, 1.0)
-    return images, brain_mask
+    if context is None:
+        return images, brain_mask
+    context = tf.where(flip, tf.reverse(context, [LEFT_RIGHT_AXIS]), context)
+    context = tf.clip_by_value((context + 1.0) * scale[:, None] - 1.0, -1.0, 1.0)
+    return images, brain_mask, context
 
 
-def _example_transform(seed, num_modalities, scenario, fixed_index, augment, max_intensity_scale, include_mask):
+def _example_transform(
+    seed, num_modalities, scenario, fixed_index, augment, max_intensity_scale, include_mask, context_slices=0
+):
     """The per-element function of the pipeline: (index, features) -> model batch element."""
 
     def transform(index, features):
@@ -138,16 +167,32 @@ def _example_transform(seed, num_modalities, scenario, fixed_index, augment, max
         scenario_key, augment_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
         images = tf.cast(features["images"], tf.float32)
         brain_mask = tf.cast(features["brain_mask"], tf.float32) if include_mask else None
-        if augment:
+        context = _inner_context(features["context"], context_slices) if context_slices else None
+        if augment and context is not None:
+            images, brain_mask, context = _augment(augment_key, images, brain_mask, max_intensity_scale, context)
+        elif augment:
             images, brain_mask = _augment(augment_key, images, brain_mask, max_intensity_scale)
         target_index, target, available = _draw_scenario(scenario_key, num_modalities, scenario, fixed_index)
         y = tf.gather(images, target_index, axis=-1)[..., None]
         inputs = {"images": images * available, "available": available, "target": target}
+        if context is not None:
+            inputs["context"] = context * available[:, None]  # missing contrasts zero in every context slice
         if include_mask:
             return inputs, y, brain_mask[..., None]
         return inputs, y
 
     return transform
+
+
+def _inner_context(context, context_slices):
+    """The innermost `context_slices` neighbours on each side of a stored `[S, S, M, 2K']` context."""
+    context = tf.cast(context, tf.float32)
+    stored = context.shape[-1] // 2
+    if stored == context_slices:
+        return context
+    return tf.concat(
+        [context[..., stored - context_slices : stored], context[..., stored : stored + context_slices]], axis=-1
+    )
 
 
 def make_dataset(
@@ -164,6 +209,7 @@ def make_dataset(
     drop_remainder=True,
     shuffle_buffer=512,
     include_mask=False,
+    context_slices=0,
     num_parallel_calls=tf.data.AUTOTUNE,
 ):
     """Turns a prepared split into `({"images", "available", "target"}, y)` batches.
@@ -185,6 +231,8 @@ def make_dataset(
         drop_remainder: bool. Drop a last partial batch (static batch shapes).
         shuffle_buffer: int >= 1. Elements in the shuffle buffer.
         include_mask: bool. Yield the brain mask float32 [B, H, W, 1] as a third element.
+        context_slices: int K >= 0. With K > 0, `inputs["context"]` `[B, H, W, M, 2K]` from the
+            examples' `context` feature (prepared with at least K; see the module docstring).
         num_parallel_calls: int. Parallelism of the per-example map (AUTOTUNE by default);
             it does not change the output.
 
@@ -207,17 +255,26 @@ def make_dataset(
         raise ValueError(f"modalities has {len(modalities)} names but examples' images have {channels} channels")
     if include_mask and "brain_mask" not in examples.element_spec:
         raise ValueError("include_mask=True needs a 'brain_mask' feature in examples")
+    _validate_context(examples.element_spec, context_slices)
     stateless_seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
 
     # Keep only what is used, so the shuffle buffer holds no more than it must.
     wanted = ("images", "brain_mask") if include_mask else ("images",)
+    wanted += ("context",) if context_slices else ()
     dataset = examples.map(lambda features: {k: features[k] for k in wanted})
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
     transform = _example_transform(
-        stateless_seed, len(modalities), scenario.lower(), fixed_index, augment, max_intensity_scale, include_mask
+        stateless_seed,
+        len(modalities),
+        scenario.lower(),
+        fixed_index,
+        augment,
+        max_intensity_scale,
+        include_mask,
+        context_slices,
     )
     dataset = dataset.enumerate().map(transform, num_parallel_calls=num_parallel_calls, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

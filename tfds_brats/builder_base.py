@@ -40,7 +40,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.utils import shard_utils
 
-from tfds_brats import examples, splits
+from tfds_brats import examples, planes, splits
 from tfds_brats.features import features_for
 
 HOMEPAGE = "https://www.synapse.org/brats"
@@ -167,7 +167,7 @@ class SubjectDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=T
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config
         return self.dataset_info_from_configs(
-            features=features_for(config.layout, config.image_size),
+            features=features_for(config.layout, config.image_size, config.context_slices),
             homepage=HOMEPAGE,
             metadata=tfds.core.MetadataDict(),
         )
@@ -188,16 +188,17 @@ class SubjectDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=T
         brain_mask: np.ndarray,
         seg: np.ndarray | None,
         affine: np.ndarray,
+        split: str = "train",
     ) -> Iterator[tuple[str, dict]]:
         config = self.builder_config
-        return examples.subject_examples(
-            subject_id,
-            volumes,
-            brain_mask,
-            seg,
-            affine,
-            layout=config.layout,
-            image_size=config.image_size,
-            canvas_size=config.canvas_size,
-            min_brain_fraction=config.min_brain_fraction,
-        )
+        options = {
+            "layout": config.layout,
+            "image_size": config.image_size,
+            "canvas_size": config.canvas_size,
+            "min_brain_fraction": config.min_brain_fraction,
+            "context_slices": config.context_slices,
+        }
+        if config.layout == "slices" and split == "train" and config.planes != planes.DEFAULT_PLANES:
+            # Other orientations for training only: validation and test stay axial volumes' slices.
+            return planes.plane_examples(subject_id, volumes, brain_mask, seg, affine, planes=config.planes, **options)
+        return examples.subject_examples(subject_id, volumes, brain_mask, seg, affine, **options)

@@ -37,8 +37,9 @@ import dataclasses
 
 import tensorflow_datasets as tfds
 
-from tfds_brats.constants import BRATS_CANVAS_SIZE, MIN_BRAIN_FRACTION
+from tfds_brats.constants import BRATS_CANVAS_SIZE, MAX_CONTEXT_SLICES, MIN_BRAIN_FRACTION
 from tfds_brats.examples import LAYOUTS
+from tfds_brats.planes import DEFAULT_PLANES, parse_planes
 from tfds_brats.splits import check_fractions
 
 # Data-defining fields, recorded in the dataset's metadata and compared when a
@@ -63,6 +64,16 @@ class BratsConfig(tfds.core.BuilderConfig):
             left out. Default `constants.MIN_BRAIN_FRACTION` (0.05).
         split_fractions: (train, validation, test) fractions of subjects.
         split_seed: int. seed of the subject permutation.
+        context_slices: int K in [0, 8]. slices only: each example also carries the K axial
+            neighbours on each side of its slice (`context`, `[S, S, 4, 2K]`, cut by
+            `tfds_brats.slicing.to_context_slices`; beyond the volume's ends they are -1) for
+            2.5-D models. 0 (the default) stores no `context` and names, stores and compares
+            the config as before.
+        planes: tuple of str. slices only: the orientations the train split is cut along
+            (`tfds_brats.planes`: "axial", "coronal", "sagittal"; coronal and sagittal slices
+            are the transposed volume's axial ones, centre-padded to the canvas); validation and
+            test stay axial, so evaluation stacks their slices into volumes. `("axial",)` (the
+            default) is left out of the stored parameters, as before the field existed.
         min_shards: int. every split is written as at least this many files
             (rounded down to a power of two, at most one per example), so
             replicas / workers can each read their own; large splits get
@@ -75,6 +86,8 @@ class BratsConfig(tfds.core.BuilderConfig):
     min_brain_fraction: float = MIN_BRAIN_FRACTION
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int = 0
+    context_slices: int = 0
+    planes: tuple[str, ...] = DEFAULT_PLANES
     min_shards: int = 8
 
     def __post_init__(self):
@@ -89,6 +102,13 @@ class BratsConfig(tfds.core.BuilderConfig):
         self.split_fractions = check_fractions(self.split_fractions)
         if not isinstance(self.split_seed, int):
             raise ValueError(f"{self.name}: split_seed must be an int, got {self.split_seed!r}")
+        value = self.context_slices
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CONTEXT_SLICES:
+            raise ValueError(f"{self.name}: context_slices must be an int in [0, {MAX_CONTEXT_SLICES}], got {value!r}")
+        try:
+            self.planes = parse_planes(self.planes)
+        except ValueError as error:
+            raise ValueError(f"{self.name}: planes: {error}") from None
 
     def params(self) -> dict:
         """The data-defining fields as a JSON-friendly dict.
@@ -96,11 +116,18 @@ class BratsConfig(tfds.core.BuilderConfig):
         Example:
         >>> BratsConfig(name="x", image_size=64).params()["split_fractions"]
         [0.8, 0.1, 0.1]
+        >>> "context_slices" in BratsConfig(name="x").params()
+        False
+        >>> BratsConfig(name="y", context_slices=1).params()["context_slices"]
+        1
         """
+        # context_slices 0 is left out: datasets prepared before the field existed compare equal.
         return {
             field.name: _jsonable(getattr(self, field.name))
             for field in dataclasses.fields(self)
             if field.name not in _BASE_FIELDS
+            and not (field.name == "context_slices" and self.context_slices == 0)
+            and not (field.name == "planes" and self.planes == DEFAULT_PLANES)
         }
 
 

@@ -28,4 +28,5 @@ MIN_BRAIN_FRACTION = 0.05  # axial slices with less brain are left out
 LOWER_PERCENTILE = 0.5  # each contrast is clipped to these brain percentiles -> [-1, 1]
 UPPER_PERCENTILE = 99.5
 TRAINED_SPACING_MM = 1.0  # voxel size of BraTS (SRI24, 1 mm isotropic), which the models are trained on
+MAX_CONTEXT_SLICES = 8  # 2.5-D context: at most this many neighbours on each side of a slice
 ORIENTATION = "RAS"  # canonical voxel axes every volume is brought to; axial slices are [:, :, k]

@@ -22,6 +22,13 @@ Slices (`layout="slices"`):
 Steps 2-4 are `tfds_brats.slicing` (`usable_slice_indices`, `to_model_slices`),
 which also holds their inverse for inference.
 
+2.5-D context (`context_slices` K > 0): each slice example also carries `context`
+`[S, S, 4, 2K]`, the K axial neighbours on each side (offsets -K..-1, 1..K) cut by
+the same steps 3-4 (`slicing.to_context_slices`). Neighbours come from the whole
+volume, also those with too little brain to be examples themselves; beyond the
+volume's first and last slice they are background, -1 everywhere (as the in-plane
+padding). Only the centre slice decides whether an example is kept.
+
 Slices keep the canonical in-plane axes: rows are the canonical first axis
 (x, increasing towards Right), columns the second (y, increasing towards
 Anterior). `numpy.rot90(slice)` shows the usual axial picture: anterior up,
@@ -109,6 +116,7 @@ def slice_examples(
     image_size: int,
     canvas_size: int,
     min_brain_fraction: float,
+    context_slices: int = 0,
 ) -> Iterator[tuple[str, dict]]:
     """Yields `(key, example)` for the usable axial slices of one subject.
 
@@ -121,6 +129,8 @@ def slice_examples(
         image_size: int. output side S.
         canvas_size: int. side the slice is padded / cropped to before resizing.
         min_brain_fraction: float. slices with less brain are left out.
+        context_slices: int K >= 0. With K > 0 each example also holds `context`
+            `[S, S, 4, 2K]` (`slicing.to_context_slices`).
 
     Example:
     >>> import numpy as np
@@ -143,10 +153,17 @@ def slice_examples(
         slice_images, slice_masks, slice_segs, _ = slicing.to_model_slices(
             images, brain_mask, image_size=image_size, canvas_size=canvas_size, indices=chunk, seg=seg
         )
+        context = {}
+        if context_slices:
+            # [N, S, S, 4, 2K]
+            context["context"] = slicing.to_context_slices(
+                images, brain_mask, chunk, context_slices, image_size=image_size, canvas_size=canvas_size
+            )
         for position, index in enumerate(chunk):
             yield (
                 f"{subject_id}/{int(index):04d}",
                 {
+                    **{name: value[position] for name, value in context.items()},
                     "images": slice_images[position],
                     "brain_mask": slice_masks[position],
                     "seg": slice_segs[position],
@@ -211,6 +228,7 @@ def subject_examples(
     image_size: int,
     canvas_size: int,
     min_brain_fraction: float,
+    context_slices: int = 0,
 ) -> Iterator[tuple[str, dict]]:
     """Normalises a subject and yields its examples for `layout`.
 
@@ -221,8 +239,8 @@ def subject_examples(
         seg: uint8 [X, Y, Z] (labels 0/1/2/4) or None.
         affine: [4, 4] canonical voxel -> world affine (stored by "volumes").
         layout: "slices" or "volumes".
-        image_size, canvas_size, min_brain_fraction: see `slice_examples`
-            (ignored by "volumes").
+        image_size, canvas_size, min_brain_fraction, context_slices: see
+            `slice_examples` (ignored by "volumes").
 
     Example:
     >>> import numpy as np
@@ -250,4 +268,5 @@ def subject_examples(
         image_size=image_size,
         canvas_size=canvas_size,
         min_brain_fraction=min_brain_fraction,
+        context_slices=context_slices,
     )

@@ -12,6 +12,9 @@ Slices (one example per axial slice, contract of the project):
 | slice_index | int32                   | k of the canonical axial slice [:, :, k]   |
 | norm_low    | [4] float32             | intensity mapped to -1, per contrast       |
 | norm_high   | [4] float32             | intensity mapped to +1, per contrast       |
+| context     | [S, S, 4, 2K] f32, zlib | only with `context_slices` K > 0: the K    |
+|             |                         | axial neighbours on each side, offsets     |
+|             |                         | -K..-1, 1..K; -1 beyond the volume's ends  |
 
 Volumes: the same names with images `[X, Y, Z, 4]`, brain_mask and seg
 `[X, Y, Z]` (shapes left open: BraTS gives 240 x 240 x 155), no
@@ -33,19 +36,32 @@ from tfds_brats.constants import MODALITIES
 _ZLIB = tfds.features.Encoding.ZLIB
 
 
-def slice_features(image_size: int) -> tfds.features.FeaturesDict:
+def slice_features(image_size: int, context_slices: int = 0) -> tfds.features.FeaturesDict:
     """Features of the slice configs at side `image_size`.
 
     Args:
         image_size: int. Side S of the stored slices.
+        context_slices: int K. With K > 0 a `context` feature `[S, S, 4, 2K]` holds the
+            neighbours (`tfds_brats.slicing.to_context_slices`); 0 adds nothing.
 
     Example:
     >>> sorted(slice_features(16))[:3]
     ['brain_mask', 'has_seg', 'images']
+    >>> slice_features(16, context_slices=2)["context"].shape
+    (16, 16, 4, 4)
     """
     size = (image_size, image_size)
+    context = {}
+    if context_slices:
+        context["context"] = tfds.features.Tensor(
+            shape=size + (len(MODALITIES), 2 * context_slices),
+            dtype=np.float32,
+            encoding=_ZLIB,
+            doc="Axial neighbours at offsets -K..-1, 1..K of each contrast, [-1, 1]; -1 beyond the volume.",
+        )
     return tfds.features.FeaturesDict(
         {
+            **context,
             "images": tfds.features.Tensor(
                 shape=size + (len(MODALITIES),),
                 dtype=np.float32,
@@ -100,12 +116,13 @@ def volume_features() -> tfds.features.FeaturesDict:
     )
 
 
-def features_for(layout: str, image_size: int) -> tfds.features.FeaturesDict:
-    """`slice_features(image_size)` or `volume_features()` by layout.
+def features_for(layout: str, image_size: int, context_slices: int = 0) -> tfds.features.FeaturesDict:
+    """`slice_features(image_size, context_slices)` or `volume_features()` by layout.
 
     Args:
         layout: "slices" or "volumes".
         image_size: int. Side of the slices (ignored by "volumes").
+        context_slices: int. Neighbours on each side stored with each slice (ignored by "volumes").
 
     Example:
     >>> "slice_index" in features_for("slices", 16), "slice_index" in features_for("volumes", 0)
@@ -113,4 +130,4 @@ def features_for(layout: str, image_size: int) -> tfds.features.FeaturesDict:
     """
     if layout == "volumes":
         return volume_features()
-    return slice_features(image_size)
+    return slice_features(image_size, context_slices)

@@ -43,6 +43,7 @@ from tensorflow_datasets.core import constants as tfds_constants
 
 from tfds_brats import splits, subjects
 from tfds_brats.configs import BratsConfig, changes_suffix, config_name
+from tfds_brats.planes import parse_planes
 from tfds_brats.subjects import NoSubjectsError
 from tfds_brats.validation import BadSubjectsError
 
@@ -233,6 +234,8 @@ def prepare(
                 raise NoSubjectsError(f"prepare: {name} folder {folder} does not exist")
             split_dirs[name] = os.path.abspath(os.path.expanduser(os.fspath(folder)))
     cls = builder_class(phantom)
+    if config_fields.get("planes") is not None:  # "axial,coronal" or names -> the config's tuple
+        config_fields["planes"] = parse_planes(config_fields["planes"])
     overrides = dict(config_fields, image_size=image_size)
     if phantom:
         overrides.update(num_subjects=num_subjects, seed=seed)
@@ -352,10 +355,20 @@ def main(argv=None) -> int:
     parser.add_argument("--image-size", type=int, help="side of the stored slices")
     parser.add_argument("--seed", type=int, help="phantom: simulation seed (default 0)")
     parser.add_argument(
+        "--context-slices",
+        type=int,
+        help="2.5-D: store the K axial neighbours on each side of every slice (feature 'context'; default 0, none)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="rebuild this config in --data-dir when it was prepared from another --manual-dir or "
         "from files that changed since (refused without it; the old data stays until the new is complete)",
+    )
+    parser.add_argument(
+        "--planes",
+        help="orientations the train split is cut along, comma-separated: axial (default), coronal, "
+        "sagittal (validation and test stay axial)",
     )
     add_split_arguments(parser)
     args = parser.parse_args(argv)
@@ -381,6 +394,8 @@ def main(argv=None) -> int:
             validation_data_dir=args.validation_data_dir,
             test_data_dir=args.test_data_dir,
             split_fractions=args.split_fractions,
+            context_slices=args.context_slices,
+            planes=None if args.planes is None else parse_planes(args.planes),
         )
     except (BadSubjectsError, NoSubjectsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

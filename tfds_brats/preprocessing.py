@@ -31,6 +31,7 @@ from tfds_brats.constants import (
     ORIENTATION,
     UPPER_PERCENTILE,
 )
+from tfds_brats.planes import DEFAULT_PLANES, parse_planes
 
 ORIENTATIONS = (ORIENTATION,)
 
@@ -47,6 +48,8 @@ class Preprocessing:
         upper_percentile: float. Brain percentile mapped to +1.
         min_brain_fraction: float in [0, 1). Slices with less brain were left out of training.
         orientation: str. Canonical voxel orientation (`"RAS"`); axial slices are `[:, :, k]`.
+        planes: tuple of str. The slice orientations of the training data (`tfds_brats.planes`;
+            `("axial",)`, the default, is not stored, so records from before the field read the same).
         assumed: bool. True when the model carried no record and these are the defaults.
     """
 
@@ -56,6 +59,7 @@ class Preprocessing:
     upper_percentile: float = UPPER_PERCENTILE
     min_brain_fraction: float = MIN_BRAIN_FRACTION
     orientation: str = ORIENTATION
+    planes: tuple = DEFAULT_PLANES
     assumed: bool = dataclasses.field(default=False, compare=False)
 
     def __post_init__(self):
@@ -77,6 +81,10 @@ class Preprocessing:
             raise ValueError(f"preprocessing: min_brain_fraction must be in [0, 1), got {fraction!r}")
         if self.orientation not in ORIENTATIONS:
             raise ValueError(f"preprocessing: orientation must be one of {ORIENTATIONS}, got {self.orientation!r}")
+        try:
+            object.__setattr__(self, "planes", parse_planes(self.planes))
+        except ValueError as error:
+            raise ValueError(f"preprocessing: planes: {error}") from None
 
     def to_config(self, stored=False) -> dict | None:
         """A JSON-ready dict (what `.keras` files store); `assumed` is not stored.
@@ -96,6 +104,10 @@ class Preprocessing:
         values = dataclasses.asdict(self)
         values.pop("assumed")
         values["modalities"] = list(self.modalities)
+        if self.planes == DEFAULT_PLANES:
+            values.pop("planes")
+        else:
+            values["planes"] = list(self.planes)
         return values
 
     @classmethod
@@ -154,4 +166,10 @@ class Preprocessing:
         """
         canvas = getattr(config, "canvas_size", None) or image_size
         fraction = getattr(config, "min_brain_fraction", MIN_BRAIN_FRACTION)
-        return cls(modalities=tuple(modalities), canvas_size=int(canvas), min_brain_fraction=float(fraction))
+        planes = getattr(config, "planes", DEFAULT_PLANES) if getattr(config, "layout", "slices") == "slices" else None
+        return cls(
+            modalities=tuple(modalities),
+            canvas_size=int(canvas),
+            min_brain_fraction=float(fraction),
+            planes=planes or DEFAULT_PLANES,
+        )

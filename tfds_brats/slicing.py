@@ -14,10 +14,13 @@ The training slices are made in three steps, each with its inverse here:
    mask set to exactly -1; `from_model_slices` resizes back bilinearly).
 
 `to_model_slices` runs the three steps on a normalised volume, `from_model_slices` runs the
-inverse on a stack of model outputs. Where nothing is resampled (canvas == model size) the
-round trip is exact inside the canvas; otherwise it is as close as one bilinear resize there
-and back allows, and aligned voxel for voxel. The builders (`tfds_brats.examples`) and
-`magan_keras.inference` both call these functions, so inference slices exactly as training did.
+inverse on a stack of model outputs. `to_context_slices` gives a 2.5-D model the `K` axial
+neighbours on each side of each slice, cut by the same three steps (the neighbours of the
+first and last slices of the volume, beyond its ends, are background: -1 everywhere). Where
+nothing is resampled (canvas == model size) the round trip is exact inside the canvas; otherwise
+it is as close as one bilinear resize there and back allows, and aligned voxel for voxel. The
+builders (`tfds_brats.examples`) and `magan_keras.inference` both call these functions, so
+inference slices exactly as training did.
 
 Example:
 >>> import numpy as np
@@ -251,6 +254,85 @@ def to_model_slices(
         image_size,
     )
     return ModelSlices(stack, masks, segs, indices)
+
+
+def context_offsets(context_slices: int) -> np.ndarray:
+    """The axial offsets of the neighbours a 2.5-D model sees, in their channel order.
+
+    Args:
+        context_slices: int K >= 0.
+
+    Returns:
+        int `[2K]`: `-K, ..., -1, 1, ..., K` (the centre slice, offset 0, is not among them).
+
+    Example:
+    >>> context_offsets(2).tolist(), context_offsets(0).tolist()
+    ([-2, -1, 1, 2], [])
+    """
+    k = int(context_slices)
+    if k < 0:
+        raise ValueError(f"context_slices must be >= 0, got {context_slices!r}")
+    return np.concatenate([np.arange(-k, 0), np.arange(1, k + 1)]).astype(int)
+
+
+def to_context_slices(
+    images: np.ndarray,
+    brain_mask: np.ndarray,
+    indices,
+    context_slices: int,
+    *,
+    image_size: int,
+    canvas_size: int,
+) -> np.ndarray:
+    """The `K` axial neighbours on each side of slices `indices`, cut as `to_model_slices` cuts a slice.
+
+    Neighbour `k + d` of slice `k` is taken from the whole volume (whether or not it has enough
+    brain to be a training slice itself) and padded, cropped and resized exactly like a centre
+    slice, with its own brain mask. Beyond the volume's ends (`k + d < 0` or `>= Z`) the
+    neighbour is background: -1 in every pixel and contrast, as `fit_to_canvas` pads in-plane.
+    The builders (`tfds_brats.examples`) and `magan_keras.inference` both call this, so a 2.5-D
+    model sees at inference exactly the neighbours it was trained with.
+
+    Args:
+        images: float32 `[X, Y, Z, M]` in [-1, 1], background -1 (zero-filled channels come out
+            as -1 outside the mask, as in `to_model_slices`: multiply by `available` again).
+        brain_mask: bool `[X, Y, Z]`.
+        indices: int `[N]` axial positions of the centre slices.
+        context_slices: int K >= 0.
+        image_size: int. The model's size S.
+        canvas_size: int. Square canvas of the pad / crop before resizing.
+
+    Returns:
+        float32 `[N, S, S, M, 2K]`; channel `j` of the last axis is the neighbour at offset
+        `context_offsets(K)[j]` (`-K, ..., -1, 1, ..., K`).
+
+    Example:
+    >>> import numpy as np
+    >>> z = np.arange(5, dtype=np.float32) / 10  # each slice holds its own index / 10
+    >>> images = np.broadcast_to(z[None, None, :, None], (8, 8, 5, 1)).copy()
+    >>> context = to_context_slices(images, np.ones((8, 8, 5), bool), [0, 2], 1, image_size=8, canvas_size=8)
+    >>> context.shape, (context[:, 0, 0, 0] * 10).round().tolist()  # slice 0: below it is background
+    ((2, 8, 8, 1, 2), [[-10.0, 1.0], [1.0, 3.0]])
+    """
+    brain_mask = np.asarray(brain_mask, bool)
+    indices = np.asarray(indices, int).reshape(-1)
+    offsets = context_offsets(context_slices)
+    depth = brain_mask.shape[2]
+    channels = images.shape[-1]
+    context = np.full((indices.size, image_size, image_size, channels, offsets.size), -1.0, np.float32)
+    if indices.size == 0 or offsets.size == 0:
+        return context
+    neighbours = indices[:, None] + offsets[None, :]  # [N, 2K]
+    inside = (neighbours >= 0) & (neighbours < depth)
+    wanted = np.unique(neighbours[inside])
+    if wanted.size == 0:
+        return context
+    cut = to_model_slices(images, brain_mask, image_size=image_size, canvas_size=canvas_size, indices=wanted).images
+    rows = np.searchsorted(wanted, np.clip(neighbours, 0, depth - 1))
+    for j in range(offsets.size):
+        chosen = inside[:, j]
+        context[chosen, ..., j] = cut[rows[chosen, j]]
+    return context
 
 
 def from_model_slices(slices: np.ndarray, indices, volume_shape, *, canvas_size: int, fill: float = -1.0) -> np.ndarray:

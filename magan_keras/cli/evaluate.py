@@ -53,6 +53,7 @@ from magan_keras.evaluation.evaluate import evaluate_model
 from magan_keras.evaluation.predictions import PREDICTIONS_METHOD, PredictionSource
 from magan_keras.evaluation.results import OUTPUT_FILES, existing_outputs
 from magan_keras.evaluation.subjects import load_split, subjects_from_folder
+from magan_keras.inference.planes import parse_options as parse_planes_options
 from magan_keras.modalities import parse_contrast_list as _parse_contrast_list
 
 
@@ -147,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="canvas of whole volumes of --data-dir (default: the model's saved preprocessing)",
     )
     parser.add_argument("--max-subjects", type=positive_int, default=None, help="score at most this many subjects")
+    parser.add_argument(
+        "--planes",
+        default=None,
+        help="synthesise along these slice orientations and fuse them, comma-separated: axial (default), "
+        "coronal, sagittal (with --model; as synthesize --planes)",
+    )
     baselines = parser.add_argument_group("baselines (fitted on training data)")
     baselines.add_argument(
         "--baseline-split", default="train", help="split of --dataset the baselines are fitted on (train)"
@@ -316,6 +323,9 @@ def main(argv=None) -> int:
         if args.baseline_max_slices < 1:
             raise InputError(f"--baseline-max-slices must be >= 1, got {args.baseline_max_slices}")
         segmenter = segmenter_for(args)
+        planes = parse_planes_options(args.planes, InputError)
+        if args.predictions and planes != ("axial",):
+            raise InputError("--planes synthesises with --model; --predictions files are scored as written")
         out_dir = pathlib.Path(args.out_dir)
         existing = existing_outputs(out_dir, OUTPUT_FILES)
         if existing and not args.overwrite:
@@ -372,6 +382,7 @@ def main(argv=None) -> int:
             segmenter=segmenter,
             input_checks=not args.no_input_checks,
             subject_ids=scored_ids,
+            planes=planes,
         )
         paths = results.write(out_dir, overwrite=args.overwrite)
     except (

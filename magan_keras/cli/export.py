@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     if note:
         print(f"note: {note}", file=sys.stderr)
     print(
-        f"wrote {path} (signature '{export.SIGNATURE}': inputs {', '.join(export.INPUT_NAMES)}; "
+        f"wrote {path} (signature '{export.SIGNATURE}': inputs {', '.join(export.describe(generator)['inputs'])}; "
         f"output {export.OUTPUT_NAME}; preprocessing in {path}/assets.extra/magan_keras.json)"
     )
     return 0

@@ -51,6 +51,10 @@ HELP = {
     "--decoder-skip false)",
     "decoder_skip": "full-resolution skip from the branches' first conv to the decoder (not in the paper; "
     "false gives the paper's generator)",
+    "context_slices": "2.5-D context: axial neighbours on each side each generator branch also sees "
+    "(0, the default: one slice, the paper's model; the data are prepared with the same number)",
+    "planes": "slice orientations of the training split, comma-separated: axial, coronal, sagittal "
+    "(validation and test stay axial; synthesize --planes fuses the orientations)",
     "sr_schedule": "joint (SR learns alongside) or pretrain (SR first, then frozen)",
     "sr_pretrain_steps": "SR steps before training under --sr-schedule pretrain",
     "learning_rate": "Adam learning rate of G, D and SR",

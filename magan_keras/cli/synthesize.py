@@ -38,6 +38,7 @@ import pathlib
 import sys
 
 from magan_keras.cli.options import positive_int
+from magan_keras.inference.planes import parse_options as parse_planes_options
 from magan_keras.inference.synthesis import INTENSITY_SCALE, OUTPUT_SUFFIX, InputError
 from magan_keras.modalities import BRATS_MODALITIES, check_safe_name
 from magan_keras.modalities import parse_contrast_list as _parse_contrast_list
@@ -145,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="tumour segmentation for the uncertainty summary (default: the subject folder's seg file, if any)",
     )
+    parser.add_argument(
+        "--planes",
+        default=None,
+        help="slice orientations to synthesise along and fuse, comma-separated: axial (default, as the "
+        "model is trained), coronal, sagittal; e.g. axial,coronal,sagittal (one synthesis per plane)",
+    )
+    parser.add_argument(
+        "--context-slices",
+        type=int,
+        default=None,
+        metavar="K",
+        help="2.5-D: the neighbours on each side the model was trained with; read from the model (the default), "
+        "a different K is refused",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -170,6 +185,7 @@ def main(argv=None) -> int:
         if args.canvas_size is not None and args.canvas_size < 1:
             raise InputError(f"--canvas-size must be >= 1, got {args.canvas_size}")
         targets = parse_contrast_list(args.target)
+        planes = parse_planes_options(args.planes, InputError)
         explicit = {name: getattr(args, name) for name in BRATS_MODALITIES if getattr(args, name)}
         if args.brasyn_dropout and not args.data_dir:
             raise InputError("--brasyn-dropout works over a folder of subjects: give --data-dir")
@@ -179,6 +195,9 @@ def main(argv=None) -> int:
             if args.uncertainty or args.seg:
                 raise InputError("--uncertainty and --seg are for one subject (--subject-dir), not --data-dir")
             from magan_keras.inference import folder  # pylint: disable=import-outside-toplevel
+
+            if args.context_slices is not None:
+                inference.check_context_slices(inference.load_generator(args.model), args.context_slices, args.model)
 
             folder.synthesize_folder(
                 args.model,
@@ -193,6 +212,7 @@ def main(argv=None) -> int:
                 batch_size=args.batch_size,
                 progress=not args.quiet,
                 input_checks=not args.no_input_checks,
+                planes=planes,
             )
             return 0
         if args.subject_dir and explicit:
@@ -205,6 +225,7 @@ def main(argv=None) -> int:
             check_safe_name(args.subject_id, "--subject-id", InputError)
         subject_id = args.subject_id or subject_id
         generator = inference.load_generator(args.model)
+        inference.check_context_slices(generator, args.context_slices, args.model)
         _, _, targets = synthesis.plan(files, tuple(generator.modalities), targets, args.model)
         subject_id = subject_id or synthesis.subject_id_from_files(files)
         existing = synthesis.existing_outputs(args.out_dir, subject_id, targets, args.uncertainty)
@@ -225,6 +246,7 @@ def main(argv=None) -> int:
             progress=not args.quiet,
             input_checks=not args.no_input_checks,
             uncertainty=args.uncertainty,
+            planes=planes,
             seg=args.seg or (synthesis.find_seg_file(args.subject_dir) if args.subject_dir else None),
         )
         for finding in result.checks.warnings if result.checks is not None else ():

@@ -44,14 +44,16 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from magan_keras.evaluation import challenge, protocols, segmentation
+from magan_keras.evaluation import challenge, protocols, segmentation, through_plane
 from magan_keras.evaluation.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
 from magan_keras.evaluation.baselines import METHODS as BASELINE_METHODS
 from magan_keras.evaluation.predictions import PredictionSource
 from magan_keras.evaluation.results import MODEL_METHOD, EvaluationResults
 from magan_keras.evaluation.subjects import subjects_from_folder, subjects_from_split
 from magan_keras.inference import generator as inference
+from magan_keras.inference import planes as plane_synthesis
 from magan_keras.modalities import BRATS_MODALITIES
+from tfds_brats.planes import DEFAULT_PLANES, parse_planes
 
 
 def model_preprocessing(generator):
@@ -79,6 +81,8 @@ class ModelSource:
         model: a `MAGAN`, its generator, or a `.keras` path (`inference.load_generator`).
         batch_size: int. Slices per model call.
         canvas_size: int or None. Canvas for whole volumes (None: the model's saved preprocessing).
+        planes: slice orientations synthesised and fused (`magan_keras.inference.planes`), or
+            None (axial, as trained).
 
     Example:
     >>> from magan_keras.evaluation.evaluate import ModelSource
@@ -88,7 +92,8 @@ class ModelSource:
     ('magan', ('t1', 't1ce', 't2', 'flair'))
     """
 
-    def __init__(self, model, batch_size=8, canvas_size=None):
+    def __init__(self, model, batch_size=8, canvas_size=None, planes=None):
+        self.planes = parse_planes(planes)
         self.generator = inference.load_generator(model)
         self.method = MODEL_METHOD
         self.modalities = tuple(self.generator.modalities)
@@ -100,14 +105,22 @@ class ModelSource:
         """The model's synthesis (`model_prediction`), timed in `seconds`."""
         start = time.perf_counter()
         volume = model_prediction(
-            self.generator, subject, available, target, batch_size=self.batch_size, canvas_size=self.canvas_size
+            self.generator,
+            subject,
+            available,
+            target,
+            batch_size=self.batch_size,
+            canvas_size=self.canvas_size,
+            planes=self.planes,
         )
         self.seconds += time.perf_counter() - start
         return volume
 
     def description(self) -> str:
         """One line for the report."""
-        return f"{self.method}: the model"
+        if self.planes == DEFAULT_PLANES:
+            return f"{self.method}: the model"
+        return f"{self.method}: the model, {', '.join(self.planes)} syntheses fused by their voxel-wise mean"
 
 
 def evaluate_model(
@@ -125,6 +138,7 @@ def evaluate_model(
     segmenter=None,
     input_checks=True,
     subject_ids=None,
+    planes=None,
 ) -> EvaluationResults:
     """Scores a model (and the baselines) per subject and target with both protocols.
 
@@ -155,6 +169,8 @@ def evaluate_model(
         notes: extra lines for the report.
         subject_ids: collection of ids, or None. Of a BraTS folder `examples`, score only these
             (e.g. the subjects a split file calls `test`).
+        planes: the model's synthesis made along these slice orientations and fused
+            (`magan_keras.inference.planes`; names or "axial,coronal,sagittal"); None: axial.
 
     Returns:
         `EvaluationResults`.
@@ -166,7 +182,11 @@ def evaluate_model(
 
     Example: see the module docstring.
     """
-    source = model if isinstance(model, PredictionSource) else ModelSource(model, batch_size, canvas_size)
+    if isinstance(model, PredictionSource) and parse_planes(planes) != DEFAULT_PLANES:
+        raise ValueError("--planes synthesises with a model: prediction files are scored as written")
+    source = (
+        model if isinstance(model, PredictionSource) else ModelSource(model, batch_size, canvas_size, planes=planes)
+    )
     modalities = source.modalities
     preprocessing = model_preprocessing(source)
     from_files = isinstance(source, PredictionSource)
@@ -272,6 +292,7 @@ def evaluate_model(
                     row.update(challenge.challenge_metrics(written[method], truth_brasyn, subject.seg))
                     scores = protocols.slice_metrics(prediction, truth, subject.brain_mask, subject.slice_indices)
                     row.update({k: scores[k] for k in protocols.SLICE_METRICS})
+                    row.update(through_plane.through_plane_metrics(prediction, truth, subject.brain_mask))
                     if seg_real is not None and method == source.method:
                         synthetic = segmenter.scores(subject, {target: prediction})
                         row.update(segmentation.row_columns(seg_real, synthetic))
@@ -302,6 +323,12 @@ def evaluate_model(
     )
     all_notes = [source_note, f"{given} scored with every other contrast given ({', '.join(modalities)})"]
     all_notes.extend(file_notes)
+    unseen = [p for p in getattr(source, "planes", DEFAULT_PLANES) if p not in preprocessing.planes]
+    if unseen and not from_files:
+        all_notes.append(
+            f"synthesised along {', '.join(unseen)} slices, which the model never saw in training "
+            f"(trained on {', '.join(preprocessing.planes)})"
+        )
     if preprocessing.assumed and not from_files:
         all_notes.append(
             "the model carries no preprocessing record (saved before it was kept): the "
@@ -323,6 +350,12 @@ def evaluate_model(
         "tf.image.ssim, mirror-extended) averaged over brain pixels, mean over slices "
         "(PSNR capped at 100 dB)"
     )
+    all_notes.append(
+        "through the volume (`through_plane`, per-slice scale): 2-D SSIM of every axial, coronal "
+        "and sagittal slice averaged over brain voxels; roughness = mean |second difference| "
+        "along z (in-plane: x and y) of the synthesis over the truth's, inside the brain (1 = as "
+        "smooth as the truth, > 1 stripes)"
+    )
     if segmenter is not None:
         all_notes.extend([segmenter.describe(), segmentation.NOTE])
     all_notes.append("mean ± standard deviation over subjects (ddof=0)")
@@ -333,7 +366,7 @@ def evaluate_model(
     return EvaluationResults(rows, targets, methods, examples_out, all_notes, seconds)
 
 
-def model_prediction(generator, subject, available, target, *, batch_size=8, canvas_size=None):
+def model_prediction(generator, subject, available, target, *, batch_size=8, canvas_size=None, planes=None):
     """The model's synthesis of one subject's target on the model scale, -1 outside the brain.
 
     Args:
@@ -344,6 +377,10 @@ def model_prediction(generator, subject, available, target, *, batch_size=8, can
         target: int channel of the target.
         batch_size: int. Slices per model call.
         canvas_size: int or None. Canvas for a whole volume; None: the model's saved preprocessing.
+        planes: slice orientations to synthesise along and fuse (`magan_keras.inference.planes`),
+            or None (axial). A model-size subject's volume is its stacked slices, sliced on a
+            canvas of the model's size (for data resized from a larger canvas, its z axis keeps
+            the scanner's spacing while x and y are resampled).
 
     Returns:
         float32 `[X, Y, Z]` in [-1, 1].
@@ -362,6 +399,22 @@ def model_prediction(generator, subject, available, target, *, batch_size=8, can
     >>> model_prediction(generator, subject, np.array([1, 1, 1, 0], np.float32), 3).shape
     (16, 16, 2)
     """
+    if parse_planes(planes) != DEFAULT_PLANES:
+        if subject.model_size and subject.images.shape[:2] != (int(generator.image_size),) * 2:
+            raise ValueError(
+                f"subject {subject.subject_id}: slices are {subject.images.shape[:2]} but the model takes "
+                f"{generator.image_size} x {generator.image_size}"
+            )
+        return plane_synthesis.synthesize_planes(
+            generator,
+            subject.images * available,
+            available,
+            target,
+            subject.brain_mask,
+            planes=planes,
+            canvas_size=int(generator.image_size) if subject.model_size else canvas_size,
+            batch_size=batch_size,
+        )
     if not subject.model_size:
         return inference.synthesize_volume(
             generator,

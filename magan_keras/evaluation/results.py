@@ -28,10 +28,15 @@ import pathlib
 import numpy as np
 
 from magan_keras import atomic
-from magan_keras.evaluation import challenge, protocols, segmentation
+from magan_keras.evaluation import challenge, protocols, segmentation, through_plane
 
 MODEL_METHOD = "magan"
-METRICS = challenge.CHALLENGE_METRICS + protocols.BRASYN_METRICS + protocols.SLICE_METRICS
+METRICS = (
+    challenge.CHALLENGE_METRICS
+    + protocols.BRASYN_METRICS
+    + protocols.SLICE_METRICS
+    + through_plane.THROUGH_PLANE_METRICS
+)
 METRIC_TITLES = {
     "challenge_ssim_tumour": "challenge SSIM tumour",
     "challenge_ssim_non_tumour": "challenge SSIM non-tumour",
@@ -47,6 +52,11 @@ METRIC_TITLES = {
     "slice_psnr": "slice PSNR",
     "slice_ssim": "slice SSIM",
     "slice_mae": "slice MAE",
+    "plane_ssim_axial": "axial SSIM",
+    "plane_ssim_coronal": "coronal SSIM",
+    "plane_ssim_sagittal": "sagittal SSIM",
+    "roughness_z": "roughness z",
+    "roughness_inplane": "roughness in-plane",
 }
 # Each metric as (protocol, region, measure): the long table of `EvaluationResults.by_region`.
 METRIC_LAYOUT = {
@@ -64,6 +74,9 @@ METRIC_LAYOUT = {
     "slice_psnr": ("slice", "brain", "PSNR"),
     "slice_ssim": ("slice", "brain", "SSIM"),
     "slice_mae": ("slice", "brain", "MAE"),
+    "plane_ssim_axial": ("orientation", "brain, axial slices", "SSIM"),
+    "plane_ssim_coronal": ("orientation", "brain, coronal slices", "SSIM"),
+    "plane_ssim_sagittal": ("orientation", "brain, sagittal slices", "SSIM"),
 }
 MEASURES = ("PSNR", "MAE", "SSIM")
 PER_SUBJECT_COLUMNS = ("subject_id", "target", "method", "slices", *METRICS)
@@ -159,7 +172,8 @@ class EvaluationResults:
     def by_region(self) -> list:
         """The summary in long form: one dict per (target, method, protocol, region).
 
-        Each has `target`, `method`, `protocol` (`challenge`, `brain`, `slice`), `region`, and
+        Each has `target`, `method`, `protocol` (`challenge`, `brain`, `slice`, `orientation`: the
+        SSIMs of `through_plane`), `region`, and
         per measure of `MEASURES` its `<measure>_mean`, `_std` and `_n` (NaN / 0 where the protocol
         has no such measure: the challenge reports SSIM only).
 

@@ -6,6 +6,8 @@
   normalisation with the model's percentiles, the canvas rule, `save_like` (atomic writes).
 - `synthesis`: `synthesize_subject`, `write_outputs`, `plan`, `find_subject_files` (the library of
   `python -m magan_keras.synthesize`, whose options live in `magan_keras.cli.synthesize`).
+- `planes`: `synthesize_planes`, multi-planar synthesis (axial, coronal, sagittal slices of one
+  volume synthesised and fused; `--planes`).
 - `export`: `export_generator`, `describe` (the library of `python -m magan_keras.export`).
 
 Slicing volumes to model-size slices and back is `tfds_brats.slicing`, shared with the builders.

@@ -8,9 +8,14 @@ Writes a SavedModel in TF Serving's layout, `<export-dir>/<name>/<version>/`, wh
 | input     | `images`    | float32 | `[B, S, S, M]` | contrasts in the model's order, [-1, 1], missing ones 0 |
 | input     | `available` | float32 | `[B, M]`       | 1.0 where a contrast is given                 |
 | input     | `target`    | float32 | `[B, M]`       | one-hot of the contrast to synthesise         |
+| input     | `context`   | float32 | `[B, S, S, M, 2K]` | 2.5-D models only: neighbours, see below |
 | output    | `synthesis` | float32 | `[B, S, S, 1]` | the synthesised target in [-1, 1]             |
 
-`S` is the model's image size and `M` its number of contrasts; slices must be made as in
+`S` is the model's image size, `M` its number of contrasts and `K` its `context_slices` (a 2-D
+model, K = 0, has no `context` input and the signature it always had). A 2.5-D model
+(`context_slices` K > 0) also takes `context`: each contrast's K axial neighbours on each side of
+the slice, offsets -K..-1, 1..K in that order, cut like `images`
+(`tfds_brats.slicing.to_context_slices`; -1 beyond the volume's ends), missing contrasts 0; slices must be made as in
 training (see `magan_keras.inference.synthesis`). The contrast order, `S`, the names above and
 the model's preprocessing record (canvas, percentiles, minimum brain fraction, orientation: how
 a client must turn volumes into those slices) are also written to
@@ -134,12 +139,22 @@ def describe(generator) -> dict:
     """
     size, modalities = int(generator.image_size), list(generator.modalities)
     m = len(modalities)
+    k = inference.context_slices_of(generator)
     record = inference.preprocessing_of(generator)
     note = inference.preprocessing_note(record)
+    context = {}
+    if k:
+        context["context"] = {
+            "dtype": "float32",
+            "shape": [-1, size, size, m, 2 * k],
+            "meaning": f"each contrast's {k} axial neighbours on each side (offsets -{k}..-1, 1..{k}), cut like "
+            "images (tfds_brats.slicing.to_context_slices), -1 beyond the volume's ends, missing contrasts 0",
+        }
     return {
         "signature": SIGNATURE,
         "modalities": modalities,
         "image_size": size,
+        "context_slices": k,
         "inputs": {
             "images": {
                 "dtype": "float32",
@@ -148,6 +163,7 @@ def describe(generator) -> dict:
             },
             "available": {"dtype": "float32", "shape": [-1, m], "meaning": "1.0 where given"},
             "target": {"dtype": "float32", "shape": [-1, m], "meaning": "one-hot of the contrast to synthesise"},
+            **context,
         },
         "outputs": {
             OUTPUT_NAME: {"dtype": "float32", "shape": [-1, size, size, 1], "meaning": "synthesised target in [-1, 1]"}
@@ -166,17 +182,24 @@ def _archive(generator):
     archive = keras.export.ExportArchive()
     archive.track(generator)
 
-    def serve(images, available, target):
-        synthesis = generator({"images": images, "available": available, "target": target}, training=False)
-        return {OUTPUT_NAME: synthesis}
+    signature = [
+        tf.TensorSpec([None, size, size, m], tf.float32, name="images"),
+        tf.TensorSpec([None, m], tf.float32, name="available"),
+        tf.TensorSpec([None, m], tf.float32, name="target"),
+    ]
+    k = inference.context_slices_of(generator)
+    if k:
 
-    archive.add_endpoint(
-        name=SIGNATURE,
-        fn=serve,
-        input_signature=[
-            tf.TensorSpec([None, size, size, m], tf.float32, name="images"),
-            tf.TensorSpec([None, m], tf.float32, name="available"),
-            tf.TensorSpec([None, m], tf.float32, name="target"),
-        ],
-    )
+        def serve(images, available, target, context):
+            inputs = {"images": images, "available": available, "target": target, "context": context}
+            return {OUTPUT_NAME: generator(inputs, training=False)}
+
+        signature.append(tf.TensorSpec([None, size, size, m, 2 * k], tf.float32, name="context"))
+    else:
+
+        def serve(images, available, target):
+            synthesis = generator({"images": images, "available": available, "target": target}, training=False)
+            return {OUTPUT_NAME: synthesis}
+
+    archive.add_endpoint(name=SIGNATURE, fn=serve, input_signature=signature)
     return archive

@@ -180,13 +180,83 @@ def canvas_size_of(generator, in_plane_shape, canvas_size=None) -> int:
     )
 
 
-def predict_slices(generator, slices, available, target, *, batch_size=8, progress=None):
+def context_slices_of(generator) -> int:
+    """The generator's 2.5-D context K (neighbours on each side of a slice; 0 for a 2-D model).
+
+    Args:
+        generator: from `load_generator`.
+
+    Example:
+    >>> import types
+    >>> context_slices_of(types.SimpleNamespace(modalities=("t1", "t2"), image_size=32))
+    0
+    """
+    return int(getattr(generator, "context_slices", 0) or 0)
+
+
+def check_context_slices(generator, context_slices, source="the model"):
+    """Raises `ModelError` when an explicit `context_slices` (e.g. `--context-slices`) differs from the model's.
+
+    Args:
+        generator: from `load_generator`.
+        context_slices: int, or None (nothing asked: always fine).
+        source: the model's name for the message.
+
+    Example:
+    >>> import types
+    >>> check_context_slices(types.SimpleNamespace(context_slices=1), 2, "m.keras")
+    Traceback (most recent call last):
+    ...
+    magan_keras.inference.generator.ModelError: --context-slices 2: m.keras was trained with 1 context ...
+    """
+    if context_slices is not None and int(context_slices) != context_slices_of(generator):
+        raise ModelError(
+            f"--context-slices {context_slices}: {source} was trained with {context_slices_of(generator)} "
+            "context slices on each side"
+        )
+
+
+def volume_context(generator, images, brain_mask, indices, canvas_size):
+    """The neighbours a 2.5-D generator takes for slices `indices` of a volume, or None for a 2-D one.
+
+    `tfds_brats.slicing.to_context_slices` with the generator's K, size and the canvas: the
+    builders' own function, so the neighbours are cut exactly as in training.
+
+    Args:
+        generator: from `load_generator`.
+        images: float32 `[X, Y, Z, M]` normalised volume.
+        brain_mask: bool `[X, Y, Z]`.
+        indices: int `[N]` axial positions of the slices.
+        canvas_size: int.
+
+    Returns:
+        float32 `[N, S, S, M, 2K]`, or None when K is 0.
+
+    Example:
+    >>> import types, numpy as np
+    >>> g = types.SimpleNamespace(context_slices=1, image_size=8)
+    >>> volume_context(g, np.zeros((8, 8, 3, 2), np.float32), np.ones((8, 8, 3), bool), [0, 1], 8).shape
+    (2, 8, 8, 2, 2)
+    """
+    k = context_slices_of(generator)
+    if not k:
+        return None
+    return slicing.to_context_slices(
+        images, brain_mask, indices, k, image_size=int(generator.image_size), canvas_size=canvas_size
+    )
+
+
+def predict_slices(generator, slices, available, target, *, batch_size=8, progress=None, context=None):
     """Runs the generator on a stack of model-size slices with one target.
 
     Args:
         generator: from `load_generator`.
         slices: float32 `[K, S, S, M]` in [-1, 1]; channels where `available` is 0 are ignored
             (zero-filled here, as in training).
+        context: float32 `[K, S, S, M, 2C]`: each slice's neighbours for a 2.5-D generator
+            (`volume_context`), zero-filled here where `available` is 0; None for a 2-D one,
+            or to take the neighbours from the stack itself (`stack_context`: `slices` then holds
+            consecutive slices of one volume, the stack's ends padded with -1).
         available: `[M]` 0/1 (or `[K, M]`).
         target: int channel index or contrast name (never an available one).
         batch_size: int >= 1. Slices per model call; the last batch is padded to full size so
@@ -216,18 +286,27 @@ def predict_slices(generator, slices, available, target, *, batch_size=8, progre
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     target = np.zeros((batch_size, num_modalities), np.float32)
     target[:, target_index] = 1.0
+    k = context_slices_of(generator)
+    if k and context is None:
+        context = stack_context(slices, k)
     outputs = np.empty(slices.shape[:3], np.float32)
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
         images = slices[start:stop] * available[start:stop, None, None, :]
         batch_available = available[start:stop]
+        batch = {"target": target}
+        if k:
+            batch["context"] = np.asarray(context[start:stop], np.float32) * available[start:stop, None, None, :, None]
         if stop - start < batch_size:
             pad = batch_size - (stop - start)
             images = np.concatenate([images, np.zeros((pad,) + images.shape[1:], np.float32)])
             batch_available = np.concatenate([batch_available, np.repeat(batch_available[:1], pad, 0)])
-        result = generator.predict_on_batch(
-            {"images": images, "available": np.ascontiguousarray(batch_available), "target": target}
-        )
+            if k:
+                batch["context"] = np.concatenate(
+                    [batch["context"], np.zeros((pad,) + batch["context"].shape[1:], np.float32)]
+                )
+        batch.update(images=images, available=np.ascontiguousarray(batch_available))
+        result = generator.predict_on_batch(batch)
         outputs[start:stop] = np.asarray(result, np.float32)[: stop - start, ..., 0]
         if progress is not None:
             progress(stop - start)
@@ -244,7 +323,9 @@ def synthesize_volume(
     batches, and mapped back (`tfds_brats.slicing.from_model_slices`); voxels outside
     `brain_mask` are set to -1. The canvas comes from the generator's preprocessing record
     (`canvas_size_of`); every slice with brain is synthesised, also those with less than the
-    record's `min_brain_fraction` (left out of training), so the whole brain is covered.
+    record's `min_brain_fraction` (left out of training), so the whole brain is covered. A 2.5-D
+    generator (`context_slices` K > 0) gets each slice's K neighbours on each side from the
+    volume, cut as the builders cut them (`volume_context`).
 
     Args:
         generator: from `load_generator`.
@@ -274,11 +355,41 @@ def synthesize_volume(
     brain_mask = np.asarray(brain_mask, bool)
     canvas_size = canvas_size_of(generator, brain_mask.shape[:2], canvas_size)
     slices, _, _, indices = slicing.to_model_slices(images, brain_mask, image_size=image_size, canvas_size=canvas_size)
-    predictions = predict_slices(generator, slices, available, target, batch_size=batch_size, progress=progress)
+    context = volume_context(generator, images, brain_mask, indices, canvas_size)
+    predictions = predict_slices(
+        generator, slices, available, target, batch_size=batch_size, progress=progress, context=context
+    )
     volume = slicing.from_model_slices(predictions, indices, brain_mask.shape, canvas_size=canvas_size)
     volume = np.clip(volume, -1.0, 1.0)
     volume[~brain_mask] = -1.0
     return volume
+
+
+def stack_context(slices, context_slices):
+    """Neighbours of each slice of a stack of consecutive model-size slices (the stack's ends padded with -1).
+
+    For a stack of all of a volume's slices in order this equals what
+    `tfds_brats.slicing.to_context_slices` gives (the in-plane cut is already done).
+
+    Args:
+        slices: float32 `[N, S, S, M]`.
+        context_slices: int K.
+
+    Returns:
+        float32 `[N, S, S, M, 2K]` (offsets -K..-1, 1..K).
+
+    Example:
+    >>> import numpy as np
+    >>> stack = np.arange(3, dtype=np.float32)[:, None, None, None] * np.ones((3, 2, 2, 1), np.float32)
+    >>> stack_context(stack, 1)[:, 0, 0, 0].tolist()
+    [[-1.0, 1.0], [0.0, 2.0], [1.0, -1.0]]
+    """
+    slices = np.asarray(slices, np.float32)
+    edge = np.full((context_slices,) + slices.shape[1:], -1.0, np.float32)
+    padded = np.concatenate([edge, slices, edge])
+    count = slices.shape[0]
+    offsets = slicing.context_offsets(context_slices)
+    return np.stack([padded[context_slices + d : context_slices + d + count] for d in offsets], axis=-1)
 
 
 def to_unit_scale(volume, brain_mask=None):

@@ -51,10 +51,11 @@ import numpy as np
 
 from magan_keras import atomic
 from magan_keras.inference import generator as inference
+from magan_keras.inference import planes as plane_synthesis
 from magan_keras.inference import uncertainty as uncertainty_maps
 from magan_keras.inference import volumes as volume_io
 from magan_keras.modalities import BRATS_MODALITIES, check_safe_name
-from tfds_brats import checks, slicing
+from tfds_brats import checks
 
 OUTPUT_SUFFIX = "_synthetic.nii.gz"
 UNCERTAINTY_SUFFIX = "_uncertainty.nii.gz"
@@ -315,6 +316,7 @@ def synthesize_subject(
     input_checks=True,
     uncertainty=False,
     seg=None,
+    planes=None,
 ) -> Synthesis:
     """Synthesises the missing (or the named) contrasts of one subject; writes nothing.
 
@@ -335,6 +337,9 @@ def synthesize_subject(
             syntheses per target (needs two inputs or more) and its summary.
         seg: path of a segmentation on the same grid (labels > 0: tumour) for the tumour mean of
             the uncertainty summary, or None.
+        planes: slice orientations to synthesise along and fuse (`magan_keras.inference.planes`;
+            names or "axial,coronal,sagittal"); None or axial alone: axial slices, as trained.
+            A plane the model's record does not list is synthesised with a note.
 
     Returns:
         `Synthesis` (its `notes` say what was assumed for a model without a record).
@@ -362,6 +367,9 @@ def synthesize_subject(
     record = inference.preprocessing_of(generator)
     files = {name: pathlib.Path(os.fspath(path)) for name, path in files.items()}
     inputs, truths, targets = plan(files, modalities, tuple(targets or ()), model_source)
+    planes = plane_synthesis.parse_options(planes, InputError)
+    if uncertainty and planes != ("axial",):
+        raise InputError("--uncertainty is made on axial slices; give no --planes with it (or --planes axial)")
     subject_id = subject_id or subject_id_from_files(files)
     # Inputs first: the first input file is the reference of the outputs' geometry.
     loaded_all = volume_io.load_volumes({**inputs, **truths}, subject_id)
@@ -392,12 +400,20 @@ def synthesize_subject(
     notes = [note for note in (inference.preprocessing_note(record),) if note]
     if canvas_size is not None and not record.assumed and canvas != record.canvas_size:
         notes.append(f"canvas {canvas} px given, overriding the model's {record.canvas_size} px")
+    unseen = [plane for plane in planes if plane not in record.planes]
+    if unseen:
+        notes.append(
+            f"synthesising along {', '.join(unseen)} slices, which the model never saw in training "
+            f"(it was trained on {', '.join(record.planes)} slices)"
+        )
+    if len(planes) > 1:
+        notes.append(f"{', '.join(planes)} syntheses fused by their voxel-wise mean")
 
     start = time.perf_counter()
     outputs, spreads, summaries = {}, {}, {}
     bar = _progress_bar(
         progress,
-        total=len(targets) * len(slicing.usable_slice_indices(mask, 0.0)),
+        total=len(targets) * plane_synthesis.slice_count(mask, planes),
         description=f"{subject_id}: synthesising {', '.join(targets)}",
     )
     try:
@@ -413,7 +429,9 @@ def synthesize_subject(
                 )
                 summaries[target] = uncertainty_maps.summarise(spreads[target], mask, tumour)
                 continue
-            volume = inference.synthesize_volume(generator, images, available, target, mask, **passes)
+            volume = plane_synthesis.synthesize_planes(
+                generator, images, available, target, mask, planes=planes, **passes
+            )
             outputs[target] = inference.to_unit_scale(volume, mask)
     finally:
         if bar is not None:

@@ -113,7 +113,7 @@ class SubsetSyntheses(keras.Model):
         return ops.stack(outputs, axis=1)
 
 
-def predict_subsets(generator, slices, subsets, target, *, batch_size=8, progress=None) -> np.ndarray:
+def predict_subsets(generator, slices, subsets, target, *, batch_size=8, progress=None, context=None) -> np.ndarray:
     """Runs the generator on a stack of slices once per input subset.
 
     Args:
@@ -123,6 +123,8 @@ def predict_subsets(generator, slices, subsets, target, *, batch_size=8, progres
         target: int channel index or contrast name.
         batch_size: int >= 1. Slices per model call.
         progress: callable taking the number of slices done, or None.
+        context: float32 `[K, S, S, M, 2C]` neighbours for a 2.5-D generator (as
+            `inference.predict_slices` takes them), or None.
 
     Returns:
         float32 `[N, K, S, S]` in [-1, 1].
@@ -132,7 +134,13 @@ def predict_subsets(generator, slices, subsets, target, *, batch_size=8, progres
         return np.stack(
             [
                 inference.predict_slices(
-                    generator, slices, subset, target, batch_size=batch_size, progress=progress if i == 0 else None
+                    generator,
+                    slices,
+                    subset,
+                    target,
+                    batch_size=batch_size,
+                    progress=progress if i == 0 else None,
+                    context=context,
                 )
                 for i, subset in enumerate(subsets)
             ]
@@ -150,14 +158,21 @@ def predict_subsets(generator, slices, subsets, target, *, batch_size=8, progres
     available = np.repeat(full[None], batch_size, axis=0)
     target_onehot = np.zeros((batch_size, num_modalities), np.float32)
     target_onehot[:, target_index] = 1.0
+    k = inference.context_slices_of(generator)
+    if k and context is None:
+        context = inference.stack_context(slices, k)
     outputs = np.empty((len(subsets),) + slices.shape[:3], np.float32)
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
-        images = slices[start:stop] * full[None, None, None, :]
+        batch = {"images": slices[start:stop] * full[None, None, None, :]}
+        if k:  # missing contrasts zero in every context slice, as in training
+            batch["context"] = np.asarray(context[start:stop], np.float32) * full[None, None, None, :, None]
         if stop - start < batch_size:
-            pad = np.zeros((batch_size - (stop - start),) + images.shape[1:], np.float32)
-            images = np.concatenate([images, pad])
-        result = wrapper.predict_on_batch({"images": images, "available": available, "target": target_onehot})
+            for name, value in batch.items():
+                batch[name] = np.concatenate(
+                    [value, np.zeros((batch_size - (stop - start),) + value.shape[1:], np.float32)]
+                )
+        result = wrapper.predict_on_batch({**batch, "available": available, "target": target_onehot})
         outputs[:, start:stop] = np.moveaxis(np.asarray(result, np.float32)[: stop - start], 1, 0)
         if progress is not None:
             progress(stop - start)
@@ -212,7 +227,10 @@ def synthesize_with_uncertainty(
     slices, _, _, indices = slicing.to_model_slices(
         images, brain_mask, image_size=int(generator.image_size), canvas_size=canvas_size
     )
-    predictions = predict_subsets(generator, slices, subsets, target, batch_size=batch_size, progress=progress)
+    context = inference.volume_context(generator, images, brain_mask, indices, canvas_size)
+    predictions = predict_subsets(
+        generator, slices, subsets, target, batch_size=batch_size, progress=progress, context=context
+    )
     # The spread is taken on the model's slices and mapped back once (not once per subset).
     spread_slices = np.clip((predictions + 1.0) / 2.0, 0.0, 1.0).std(axis=0)
     volume = slicing.from_model_slices(predictions[0], indices, brain_mask.shape, canvas_size=canvas_size)

@@ -7,7 +7,7 @@ from magan_keras.layers import ModalAttention
 from magan_keras.modalities import validate_modalities
 from magan_keras.models.parts import Decoder, Encoder
 from magan_keras.models.precision import sublayers_follow
-from magan_keras.models.presets import DEFAULT, with_saved_defaults
+from magan_keras.models.presets import DEFAULT, validate_options, with_saved_defaults
 from tfds_brats.preprocessing import Preprocessing
 
 
@@ -24,7 +24,11 @@ class MultiBranchGenerator(keras.Model):
     """MA-GAN's generator: one encoder per contrast, modal attention, fusion, decoder.
 
     Branch `k` sees `concat(images[..., k], broadcast(target))` (the CollaGAN /
-    StarGAN target mask) and runs `c7s1-F, d2F, RA, d4F, RA`. Modal attention (MA,
+    StarGAN target mask) and runs `c7s1-F, d2F, RA, d4F, RA`. With `context_slices=K > 0`
+    (2.5-D) branch `k` sees its contrast's `2K + 1` axial slices instead of one:
+    `context[..., k, :K], images[..., k], context[..., k, K:]` (offsets -K..K), so only the
+    branches' first convolution grows (by `2K * 7 * 7 * F` weights per branch); the output is
+    still the centre slice's target. Modal attention (MA,
     Eq. 1-2) complements each branch with the others; the `M` maps (missing ones
     zero) are concatenated and fused by a 1x1 convolution to `4F` channels with
     ReLU, then `res_blocks` residual blocks and the decoder `u2F, uF, c7s1-1, tanh`.
@@ -51,6 +55,8 @@ class MultiBranchGenerator(keras.Model):
         attention_reduction: int. Bottleneck ratio of MA's `W1` and RA's squeeze.
         pooled_attention: bool. Size-free pooled MA variant.
         decoder_skip: bool. Full-resolution skip from the branches' Conv1 to the decoder.
+        context_slices: int K in [0, 8]. Axial neighbours on each side each branch also sees
+            (0: the paper's single slice; `inputs` then needs no `context`).
         preprocessing: dict or None. How the training slices were made
             (`tfds_brats.preprocessing.Preprocessing`); saved with the model and used by
             `magan_keras.inference`. None assumes the `brats` builder's defaults.
@@ -58,7 +64,10 @@ class MultiBranchGenerator(keras.Model):
 
     Call arguments:
         inputs: dict with `images` `[B, H, W, M]`, `available` `[B, M]`,
-            `target` `[B, M]` (one-hot).
+            `target` `[B, M]` (one-hot) and, when `context_slices` K > 0, `context`
+            `[B, H, W, M, 2K]`: each contrast's neighbours at offsets -K..-1, 1..K
+            (`tfds_brats.slicing.to_context_slices`; missing contrasts are zeroed here in every
+            context slice too).
 
     Returns:
         `[B, H, W, 1]` synthesised target in [-1, 1].
@@ -70,6 +79,9 @@ class MultiBranchGenerator(keras.Model):
     ...          "available": np.array([[1, 1, 1, 0]], "float32"),
     ...          "target": np.array([[0, 0, 0, 1]], "float32")}
     >>> tuple(g(batch).shape)
+    (1, 32, 32, 1)
+    >>> g25 = MultiBranchGenerator(image_size=32, base_filters=8, res_blocks=1, context_slices=1)
+    >>> tuple(g25(dict(batch, context=np.zeros((1, 32, 32, 4, 2), "float32"))).shape)
     (1, 32, 32, 1)
     """
 
@@ -85,6 +97,7 @@ class MultiBranchGenerator(keras.Model):
         attention_reduction=16,
         pooled_attention=False,
         decoder_skip=DEFAULT["decoder_skip"],
+        context_slices=DEFAULT["context_slices"],
         preprocessing=None,
         **kwargs,
     ):
@@ -101,6 +114,7 @@ class MultiBranchGenerator(keras.Model):
             self.attention_reduction = int(attention_reduction)
             self.pooled_attention = bool(pooled_attention)
             self.decoder_skip = bool(decoder_skip)
+            self.context_slices = validate_options({"context_slices": context_slices})["context_slices"]
             self.preprocessing = Preprocessing.from_config(preprocessing, self.modalities)
             # === Layers ===
             self.encoders = [
@@ -187,9 +201,10 @@ class MultiBranchGenerator(keras.Model):
         >>> bool(np.allclose(shared, plain, atol=1e-6))
         True
         """
-        images, _, target_planes = masked_inputs(inputs)
+        images, available, target_planes = masked_inputs(inputs)
+        slices = branch_slices(inputs, images, available, self.context_slices)
         branches = [
-            encoder(ops.concatenate([images[..., k : k + 1], target_planes], axis=-1), training=training)
+            encoder(ops.concatenate([slices[k], target_planes], axis=-1), training=training)
             for k, encoder in enumerate(self.encoders)
         ]
         skips = None
@@ -244,7 +259,7 @@ class MultiBranchGenerator(keras.Model):
     def build_on_zeros(self, batch_size=1):
         """Builds every weight by calling the model on zeros of the configured size."""
         m, s = self.num_modalities, self.image_size
-        self(example_inputs(batch_size, s, m))
+        self(example_inputs(batch_size, s, m, self.context_slices))
 
     @classmethod
     def from_config(cls, config):
@@ -260,6 +275,7 @@ class MultiBranchGenerator(keras.Model):
             "attention_reduction",
             "pooled_attention",
             "decoder_skip",
+            "context_slices",
         )
         return cls(**with_saved_defaults(config, keys))
 
@@ -276,6 +292,7 @@ class MultiBranchGenerator(keras.Model):
             attention_reduction=self.attention_reduction,
             pooled_attention=self.pooled_attention,
             decoder_skip=self.decoder_skip,
+            context_slices=self.context_slices,
             preprocessing=self.preprocessing.to_config(stored=True),
         )
         return config
@@ -304,21 +321,71 @@ def masked_inputs(inputs):
     return images, available, target_planes
 
 
-def example_inputs(batch_size, image_size, num_modalities):
+def branch_slices(inputs, images, available, context_slices):
+    """The slices each branch sees: its contrast's centre slice and, in 2.5-D, its neighbours.
+
+    Args:
+        inputs: the batch dict (`context` `[B, H, W, M, 2K]` is read when `context_slices` > 0).
+        images: `[B, H, W, M]` centre slices, missing contrasts zeroed (`masked_inputs`).
+        available: `[B, M]` in the images' dtype.
+        context_slices: int K >= 0.
+
+    Returns:
+        list of `M` tensors `[B, H, W, 2K + 1]`, channels at offsets -K..K (the centre at K);
+        a missing contrast's neighbours are zero like its centre slice.
+
+    Raises:
+        ValueError: K > 0 and `inputs` has no `context`, or one of another depth.
+
+    Example:
+    >>> x = example_inputs(2, 16, 4, context_slices=1)
+    >>> images, available, _ = masked_inputs(x)
+    >>> [tuple(s.shape) for s in branch_slices(x, images, available, 1)][:1]
+    [(2, 16, 16, 3)]
+    """
+    num_modalities = images.shape[-1]
+    if not context_slices:
+        return [images[..., k : k + 1] for k in range(num_modalities)]
+    if "context" not in inputs:
+        raise ValueError(
+            f"a 2.5-D generator (context_slices={context_slices}) needs inputs['context'] "
+            f"[B, H, W, M, {2 * context_slices}]: the neighbours of each slice (tfds_brats.slicing.to_context_slices)"
+        )
+    context = ops.cast(ops.convert_to_tensor(inputs["context"]), images.dtype)
+    if context.shape[-1] is not None and context.shape[-1] != 2 * context_slices:
+        raise ValueError(
+            f"inputs['context'] holds {context.shape[-1]} neighbours per contrast; a model with "
+            f"context_slices={context_slices} takes {2 * context_slices}"
+        )
+    context = context * available[:, None, None, :, None]
+    k = context_slices
+    return [
+        ops.concatenate([context[..., m, :k], images[..., m : m + 1], context[..., m, k:]], axis=-1)
+        for m in range(num_modalities)
+    ]
+
+
+def example_inputs(batch_size, image_size, num_modalities, context_slices=0):
     """Zero images with the last contrast missing and targeted: for building and tracing.
 
     Args:
         batch_size: int.
         image_size: int.
         num_modalities: int.
+        context_slices: int K. With K > 0 a zero `context` `[B, S, S, M, 2K]` is added.
 
     Example:
     >>> tuple(example_inputs(1, 32, 4)["images"].shape)
     (1, 32, 32, 4)
+    >>> tuple(example_inputs(1, 32, 4, context_slices=2)["context"].shape)
+    (1, 32, 32, 4, 4)
     """
     available = ops.concatenate([ops.ones((batch_size, num_modalities - 1)), ops.zeros((batch_size, 1))], axis=1)
-    return {
+    inputs = {
         "images": ops.zeros((batch_size, image_size, image_size, num_modalities)),
         "available": available,
         "target": 1.0 - available,
     }
+    if context_slices:
+        inputs["context"] = ops.zeros((batch_size, image_size, image_size, num_modalities, 2 * context_slices))
+    return inputs

@@ -82,6 +82,12 @@ class MAGAN(keras.Model):
             decoder (off here, the paper's generator; on in `TrainConfig`, the CLI's default;
             not in the paper; `MultiBranchGenerator` explains it).
             Multi-branch generator only.
+        context_slices: int K in [0, 8]. 2.5-D context: each generator branch also sees its
+            contrast's K axial neighbours on each side (batches then carry `context`
+            `[B, H, W, M, 2K]`, `magan_keras.data.make_dataset(context_slices=K)`). 0, the
+            default, is the paper's 2-D model. D and SR stay on the centre slice: D judges the
+            centre synthesis against the centre inputs, and SR encodes the centre ground truth
+            that the synthesis is compared with. Multi-branch generator only.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...). Anything else
             raises. `dtype="mixed_bfloat16"` runs G, D and SR in bfloat16 with float32
             weights (their outputs and the losses stay float32); it is saved with the model.
@@ -123,6 +129,7 @@ class MAGAN(keras.Model):
         pooled_attention=DEFAULT["pooled_attention"],
         generator=DEFAULT["generator"],
         decoder_skip=DEFAULT["decoder_skip"],
+        context_slices=DEFAULT["context_slices"],
         preprocessing=None,
         **kwargs,
     ):
@@ -150,6 +157,7 @@ class MAGAN(keras.Model):
                 "pooled_attention": pooled_attention,
                 "generator": generator,
                 "decoder_skip": decoder_skip,
+                "context_slices": context_slices,
             }
         )
         self.modalities = options["modalities"]
@@ -173,6 +181,7 @@ class MAGAN(keras.Model):
         self.attention_reduction = options["attention_reduction"]
         self.pooled_attention = pooled_attention
         self.decoder_skip = decoder_skip
+        self.context_slices = options["context_slices"]
         # === Networks (with the model's dtype policy, which `load_model` restores) ===
         with sublayers_follow(self):
             if generator == "single_input":
@@ -198,6 +207,7 @@ class MAGAN(keras.Model):
                     attention_reduction=self.attention_reduction,
                     pooled_attention=self.pooled_attention,
                     decoder_skip=self.decoder_skip,
+                    context_slices=self.context_slices,
                     preprocessing=self.preprocessing.to_config(stored=True),
                     name="generator",
                 )
@@ -483,6 +493,7 @@ class MAGAN(keras.Model):
             pooled_attention=self.pooled_attention,
             generator=self.generator_kind,
             decoder_skip=self.decoder_skip,
+            context_slices=self.context_slices,
             preprocessing=self.preprocessing.to_config(stored=True),
         )
         return config

@@ -21,6 +21,7 @@ import math
 import numbers
 
 from magan_keras.modalities import BRATS_MODALITIES, validate_modalities
+from tfds_brats.constants import MAX_CONTEXT_SLICES  # shared with the builders' configs
 
 GAN_LOSSES = ("vanilla", "lsgan")
 SR_SCHEDULES = ("joint", "pretrain")
@@ -53,6 +54,8 @@ DEFAULT = {
     "generator": "multi_branch",
     # Not in the paper: a full-resolution skip to the decoder (docs/results.md: +0.02-0.05 SSIM).
     "decoder_skip": True,
+    # 2.5-D context: each branch also sees K axial neighbours on each side (0: one slice, the paper's).
+    "context_slices": 0,
 }
 
 PAPER = {
@@ -153,6 +156,8 @@ def validate_options(options):
                 value = _integer(name, value, 1, MAX_BASE_FILTERS)
         elif name == "res_blocks":
             value = _integer(name, value, 0, MAX_RES_BLOCKS)
+        elif name == "context_slices":
+            value = _integer(name, value, 0, MAX_CONTEXT_SLICES)
         elif name == "sr_pretrain_steps":
             value = _integer(name, value, 0, 10**9)
         elif name == "attention_reduction":
@@ -171,11 +176,11 @@ def validate_options(options):
             value = _flag(name, value)
         checked[name] = value
     if checked.get("generator") == "single_input":
-        clashes = [name for name in ("modal_attention", "decoder_skip") if checked.get(name)]
+        clashes = [name for name in ("modal_attention", "decoder_skip", "context_slices") if checked.get(name)]
         if clashes:
             raise ValueError(
                 "generator single_input (pix2pix-style) has no branches, so it needs "
-                + " and ".join(f"{name} false" for name in clashes)
+                + " and ".join(f"{name} {'0' if name == 'context_slices' else 'false'}" for name in clashes)
             )
     return checked
 

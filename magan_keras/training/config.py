@@ -63,6 +63,14 @@ class TrainConfig:
     of the demo it added 0.06-0.08 in-brain slice SSIM per contrast and won T1Gd back from the
     linear baseline (docs/results.md).
 
+    2.5-D context: `context_slices` K (default 0, the paper's 2-D model) gives each generator
+    branch its contrast's K axial neighbours on each side; the data are prepared with the same
+    K (`tfds_brats.prepare --context-slices K`, done by the run for `data_dir` and the phantom).
+
+    Orientations: `planes` ("axial", the default; or e.g. "axial,coronal,sagittal") are the slice
+    orientations of the training split (`tfds_brats.prepare --planes`, done by the run for
+    `data_dir` and the phantom); the model records them and `synthesize --planes` reads them.
+
     Example:
     >>> config = TrainConfig.from_dict({"epochs": 2, "image_size": 32})
     >>> config.batch_size
@@ -83,6 +91,7 @@ class TrainConfig:
     scenario: str = "one_missing"
     target: str | None = None
     augment: bool = False
+    planes: str = "axial"
     # === Model ===
     base_filters: int = DEFAULT["base_filters"]
     res_blocks: int = DEFAULT["res_blocks"]
@@ -97,6 +106,7 @@ class TrainConfig:
     sr_supervision: bool = DEFAULT["sr_supervision"]
     generator: str = DEFAULT["generator"]
     decoder_skip: bool = DEFAULT["decoder_skip"]
+    context_slices: int = DEFAULT["context_slices"]
     sr_schedule: str = DEFAULT["sr_schedule"]
     sr_pretrain_steps: int = DEFAULT["sr_pretrain_steps"]
     learning_rate: float = 1e-3
@@ -166,6 +176,11 @@ class TrainConfig:
             raise ValueError("give data_dir (a BraTS folder) or dataset (a prepared TFDS name), not both")
         if self.data_dir is not None and not os.path.isdir(os.path.expanduser(self.data_dir)):
             raise ValueError(f"data_dir {self.data_dir!r} is not a folder")
+        from tfds_brats.planes import parse_planes  # numpy only
+
+        if not isinstance(self.planes, (str, list, tuple)):
+            raise ValueError(f"planes must be comma-separated plane names, got {self.planes!r}")
+        self.planes = ",".join(parse_planes(self.planes))  # one line naming a bad plane
         self._validate_splits()
 
     def _validate_splits(self):
@@ -295,5 +310,6 @@ class TrainConfig:
             "sr_pretrain_steps",
             "generator",
             "decoder_skip",
+            "context_slices",
         )
         return {key: getattr(self, key) for key in keys}

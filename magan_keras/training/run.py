@@ -312,6 +312,7 @@ def prepared_builder(config):
 
         try:
             split_options = {"split_file": config.split_file, "split_fractions": config.split_fractions}
+            split_options["planes"] = config.planes  # the train split's orientations (`tfds_brats.planes`)
             if config.data_dir:
                 builder = prepare(
                     manual_dir=config.data_dir,
@@ -320,6 +321,7 @@ def prepared_builder(config):
                     skip_bad_subjects=config.skip_bad_subjects,
                     validation_data_dir=config.validation_data_dir,
                     test_data_dir=config.test_data_dir,
+                    context_slices=config.context_slices,
                     **split_options,
                 )
             else:
@@ -328,6 +330,7 @@ def prepared_builder(config):
                     image_size=config.image_size,
                     num_subjects=config.num_subjects,
                     data_dir=config.tfds_data_dir,
+                    context_slices=config.context_slices,
                     **split_options,
                 )
         except (ValueError, NoSubjectsError) as error:  # bad subjects, another source, an empty folder
@@ -335,6 +338,13 @@ def prepared_builder(config):
     size = builder.info.features["images"].shape[0]
     if size != config.image_size:
         raise DataError(f"dataset {builder.info.full_name} has {size} px slices but image_size is {config.image_size}")
+    stored = getattr(builder.builder_config, "context_slices", 0)
+    if config.context_slices > stored:
+        raise DataError(
+            f"dataset {builder.info.full_name} stores {stored} context slices on each side but context_slices is "
+            f"{config.context_slices}; prepare it with python -m tfds_brats.prepare "
+            f"--context-slices {config.context_slices}"
+        )
     return builder
 
 
@@ -371,6 +381,7 @@ def make_datasets(config, splits):
         shuffle=True,
         seed=config.seed,
         augment=config.augment,
+        context_slices=config.context_slices,
     )
     validation_split = splits.get("validation")
     if validation_split is None:
@@ -390,6 +401,7 @@ def make_datasets(config, splits):
         seed=config.seed + 1,
         repeat=repeat,
         drop_remainder=repeat,
+        context_slices=config.context_slices,
     )
     return train, validation
 
@@ -451,6 +463,7 @@ def sample_batch(split, config, count=4):
         seed=config.seed + 2,
         repeat=False,
         drop_remainder=False,
+        context_slices=config.context_slices,
     )
     inputs, y = next(iter(examples))[:2]
     return {k: np.asarray(v) for k, v in inputs.items()}, np.asarray(y)
@@ -473,6 +486,7 @@ def evaluate_per_target(model, split, config, verbose=0):
             seed=config.seed,
             repeat=False,
             drop_remainder=False,
+            context_slices=config.context_slices,
         )
         logs = model.evaluate(examples, verbose=verbose, return_dict=True)
         results[contrast] = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()}

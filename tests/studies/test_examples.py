@@ -13,6 +13,7 @@ MODULES = (
     "studies.ssim_terms",
     "studies.input_checks",
     "studies.uncertainty",
+    "studies.real_loso",
 )
 
 

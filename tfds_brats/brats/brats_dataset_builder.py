@@ -158,4 +158,4 @@ class Builder(SubjectDatasetBuilder):
         for report in tqdm_utils.tqdm(reports, desc=f"{split}: subjects", unit=" subjects", leave=False):
             volumes, seg, geometry = subjects.load_subject(report.files)
             mask = intensity.brain_mask(volumes.values())
-            yield from self._subject_examples(report.subject_id, volumes, mask, seg, geometry.affine)
+            yield from self._subject_examples(report.subject_id, volumes, mask, seg, geometry.affine, split)

@@ -112,5 +112,5 @@ class Builder(SubjectDatasetBuilder):
             subject = _make_subject(subject_seed(config.seed, index), config.volume_shape)
             seg = np.asarray(subject.seg, np.uint8)
             yield from self._subject_examples(
-                name, subject.volumes, np.asarray(subject.brain_mask, bool), seg, np.eye(4)
+                name, subject.volumes, np.asarray(subject.brain_mask, bool), seg, np.eye(4), split
             )

@@ -1,0 +1,86 @@
+"""The real-subject leave-one-out study: folds, split files, the finished-run check, the page section."""
+
+import json
+import os
+
+import pytest
+
+from magan_keras.training.config import TrainConfig
+from studies import real_loso
+from tfds_brats.splits import read_split_file, splits_from_file
+
+SUBJECTS = ["TCGA-FG-6692", "BraTS-GLI-00001-000", "TCGA-DU-7294"]
+
+
+def test_each_subject_is_held_out_once_and_never_trains_its_own_fold():
+    splits = real_loso.fold_splits(SUBJECTS)
+    assert sorted(splits) == sorted(SUBJECTS)
+    for held, mapping in splits.items():
+        assert sorted(mapping) == sorted(SUBJECTS)
+        assert [s for s, split in mapping.items() if split == "test"] == [held]
+        assert sorted(s for s, split in mapping.items() if split == "train") == sorted(set(SUBJECTS) - {held})
+        assert "validation" not in mapping.values()
+
+
+def test_too_few_or_repeated_subjects_are_refused():
+    with pytest.raises(ValueError, match="at least 2"):
+        real_loso.fold_splits(["a"])
+    with pytest.raises(ValueError, match=r"\['a'\]"):
+        real_loso.fold_splits(["a", "b", "a"])
+
+
+def test_split_files_read_back_as_the_training_command_reads_them(tmp_path):
+    paths = real_loso.write_split_files(real_loso.fold_splits(SUBJECTS), str(tmp_path))
+    mapping, digest = read_split_file(paths["TCGA-DU-7294"])
+    assert splits_from_file(SUBJECTS, mapping, paths["TCGA-DU-7294"])["test"] == ["TCGA-DU-7294"]
+    before = os.path.getmtime(paths["TCGA-DU-7294"])
+    again = real_loso.write_split_files(real_loso.fold_splits(SUBJECTS), str(tmp_path))
+    assert read_split_file(again["TCGA-DU-7294"])[1] == digest
+    assert os.path.getmtime(again["TCGA-DU-7294"]) == before  # unchanged: not rewritten
+
+
+def test_fold_configs_differ_only_in_split_folders_and_variant(tmp_path):
+    (tmp_path / "data").mkdir()
+    base = TrainConfig(data_dir=str(tmp_path / "data"), image_size=32)
+    paths = real_loso.write_split_files(real_loso.fold_splits(SUBJECTS), str(tmp_path / "splits"))
+    plan = real_loso.plan_runs(base, ["default", "bfloat16"], sorted(SUBJECTS), paths, str(tmp_path), "tfds")
+    assert len(plan) == 6 and not any(finished for *_, finished in plan)
+    configs = {(variant, held): config for variant, held, config, _, _ in plan}
+    assert len({c.output_dir for c in configs.values()}) == 6
+    assert configs[("bfloat16", "TCGA-DU-7294")].precision == "mixed_bfloat16"
+    assert configs[("default", "TCGA-DU-7294")].precision == base.precision
+    assert configs[("default", "TCGA-DU-7294")].split_file == paths["TCGA-DU-7294"]
+
+
+def test_a_finished_run_with_another_configuration_is_refused(tmp_path):
+    from magan_keras.training.run import RunFolderError
+
+    (tmp_path / "data").mkdir()
+    base = TrainConfig(data_dir=str(tmp_path / "data"), image_size=32)
+    paths = real_loso.write_split_files(real_loso.fold_splits(SUBJECTS[:2]), str(tmp_path / "splits"))
+    held = sorted(SUBJECTS[:2])[0]
+    config = real_loso.fold_config(base, "default", held, paths[held], str(tmp_path), "tfds")
+    os.makedirs(config.output_dir)
+    with open(os.path.join(config.output_dir, "config.json"), "w") as f:
+        json.dump(config.replace(epochs=base.epochs + 1).to_dict(), f)
+    open(os.path.join(config.output_dir, "report.md"), "w").close()
+    with pytest.raises(RunFolderError, match="epochs"):
+        real_loso.plan_runs(base, ["default"], [held], paths, str(tmp_path), "tfds")
+
+
+def test_margins_count_a_model_win_as_positive_for_every_metric():
+    rows = [
+        {"target": "t2", "method": m, "brain_ssim": s, "brain_mae": e}
+        for m, s, e in (("magan", 0.6, 0.05), ("best_single", 0.5, 0.08), ("linear", 0.55, 0.06))
+    ]
+    results = {("default", "a"): {"rows": rows}, ("bfloat16", "a"): {"rows": rows}}
+    assert real_loso.margins(results, "default", "brain_ssim")["t2"]["folds"]["a"] == pytest.approx(0.05)
+    assert real_loso.margins(results, "default", "brain_mae")["t2"]["folds"]["a"] == pytest.approx(0.01)
+
+
+def test_the_page_section_is_replaced_and_the_rest_kept():
+    page = "# results\n\ntext\n"
+    once = real_loso.replace_section(page, "first")
+    twice = real_loso.replace_section(once + "after\n", "second")
+    assert twice.startswith(page) and twice.endswith("after\n")
+    assert "first" not in twice and twice.count(real_loso.SECTION_START) == 1
