@@ -6,7 +6,7 @@ real unstripped scan being at hand) a skull and scalp drawn around the brain. Th
 check is how far the worst passing score and the best failing score sit from its threshold. The
 table is written as markdown (`--out`) and CSV beside it.
 
-    python -m studies.input_checks --data-dir /work/shared/data --phantom-seeds 40 \\
+    python -m studies.input_checks --data-dir ../shared/data --phantom-seeds 40 \\
         --out runs/input_checks/margins.md
 
 Example:
@@ -147,7 +147,7 @@ def load_real(data_dir):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m studies.input_checks", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="folder of real BraTS-named subjects (e.g. /work/shared/data)")
+    parser.add_argument("--data-dir", help="folder of real BraTS-named subjects (e.g. ../shared/data)")
     parser.add_argument("--phantom-seeds", type=int, default=40, help="phantom subjects (seeds 0..N-1)")
     parser.add_argument("--out", required=True, help="markdown table to write (a CSV is written beside it)")
     parser.add_argument("--from-csv", help="rebuild the table from the CSV of an earlier run instead of measuring")

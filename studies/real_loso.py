@@ -21,7 +21,7 @@ the folder and the options). Each fold's scores, wall times and cuts are kept in
 (`real_loso.json`, `real_loso_cuts.npz`); the page section (`--results-page`) is rewritten
 between its markers, the rest of the page is left as it is.
 
-    python -m studies.real_loso --data-dir /work/shared/data --output-dir runs/real_loso \\
+    python -m studies.real_loso --data-dir ../shared/data --output-dir runs/real_loso \\
         --results-page docs/results.md
 
 Example:

@@ -14,7 +14,7 @@ under both rules, its values below zero, its faces' and its background's (lowest
 share of exact zeros and (resampled) the
 Dice of the mask to the resampled original mask.
 
-    python -m studies.real_masks --data-dir /work/shared/data --out runs/real_masks
+    python -m studies.real_masks --data-dir ../shared/data --out runs/real_masks
 
 Example:
 >>> import numpy as np

@@ -13,7 +13,7 @@ cases it flags as well. Writes `summary.json`, `cases.csv`, `results.md` and one
 source (`figure_<source>.png`: synthesis | error | uncertainty for each target, middle slice).
 
     python -m studies.uncertainty --model runs/magan/model.keras --dataset brats_phantom/slices_64 \\
-        --data-dir /work/shared/data --out-dir runs/uncertainty
+        --data-dir ../shared/data --out-dir runs/uncertainty
 
 Example:
 >>> import numpy as np

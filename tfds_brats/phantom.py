@@ -38,7 +38,7 @@ TISSUES = ("background", "csf", "grey_matter", "white_matter", "edema", "necrosi
 BACKGROUND, CSF, GREY_MATTER, WHITE_MATTER, EDEMA, NECROSIS, ENHANCING = range(len(TISSUES))
 
 # Relaxation times at 3 T (T1, T2 in ms) and relative proton density, per tissue.
-# Source: the starting values of /work/shared/DESIGN.md ("Data"), rounded literature figures
+# Source: the starting values of DESIGN.md (the project's reading of the paper) ("Data"), rounded literature figures
 # for healthy tissue (Wansapura et al., JMRI 1999; Stanisz et al., MRM 2005; Lu et al., JMRI
 # 2005) and approximate figures for edema, necrosis and enhancing glioma.
 RELAXATION = {
