@@ -187,43 +187,6 @@ def _cuts(volume, centre):
     return np.rot90(volume[:, :, z]), np.rot90(volume[:, y, :]), np.rot90(volume[x, :, :])
 
 
-def subject_cases(generator, subject_folder, batch_size=8):
-    """`studies.uncertainty.folder_cases` for one subject's folder, without re-running the input checks.
-
-    Yields `(subject_id, target, synthesis, truth, spread, brain, tumour)`; tumour is None without
-    a segmentation file (the real subjects here have none).
-    """
-    from magan_keras.inference import synthesis
-    from tfds_brats import subjects
-
-    for files in subjects.find_subjects(subject_folder):
-        paths = files.paths(required=())
-        seg = paths.pop("seg", None)
-        for target in BRATS_MODALITIES:
-            result = synthesis.synthesize_subject(
-                generator,
-                paths,
-                targets=[target],
-                subject_id=files.subject_id,
-                batch_size=batch_size,
-                uncertainty=True,
-                seg=seg,
-                input_checks=False,
-            )
-            tumour = None
-            if seg is not None:
-                tumour = subjects.load_subject({"ref": paths[target], "seg": seg}, files.subject_id, required=())[1] > 0
-            yield (
-                files.subject_id,
-                target,
-                result.outputs[target],
-                result.truths[target],
-                result.uncertainty[target],
-                result.brain_mask,
-                tumour,
-            )
-
-
 def score_fold(config, folder, data_dir, held_out, subject_folder, train_ids):
     """Scores a finished fold on the scan's grid and with the uncertainty; writes `real_loso.json` and cuts.
 
@@ -243,7 +206,7 @@ def score_fold(config, folder, data_dir, held_out, subject_folder, train_ids):
     from magan_keras.evaluation.evaluate import evaluate_model
     from magan_keras.evaluation.subjects import subjects_from_folder
     from magan_keras.inference.generator import load_generator
-    from studies.uncertainty import score_case
+    from studies.uncertainty import folder_cases, score_case
 
     start = time.perf_counter()
     model_path = os.path.join(folder, "model.keras")
@@ -268,7 +231,7 @@ def score_fold(config, folder, data_dir, held_out, subject_folder, train_ids):
         if r["subject_id"] == held_out
     ]
     uncertainty, cuts = [], {}
-    for case in subject_cases(generator, subject_folder, batch_size=config.batch_size):
+    for case in folder_cases(generator, subject_folder, batch_size=config.batch_size, input_checks=False):
         subject_id, target, synthesis, truth, spread, brain, tumour = case
         uncertainty.append(score_case("real", *case))
         index = np.argwhere(brain)

@@ -122,8 +122,11 @@ def split_cases(model, dataset, split, tfds_data_dir=None, max_subjects=None, ba
             yield subject.subject_id, target, units[0], truth, spread, brain, tumour
 
 
-def folder_cases(model, data_dir, canvas_size=None, batch_size=16):
-    """Yields the same tuples for each real subject of a BraTS folder, via `synthesize_subject`."""
+def folder_cases(model, data_dir, canvas_size=None, batch_size=16, input_checks=True):
+    """Yields the same tuples for each real subject of a BraTS folder, via `synthesize_subject`.
+
+    `input_checks=False` skips `synthesize_subject`'s input checks (for folders already checked).
+    """
     from magan_keras.inference import synthesis
     from tfds_brats import subjects
 
@@ -140,6 +143,7 @@ def folder_cases(model, data_dir, canvas_size=None, batch_size=16):
                 batch_size=batch_size,
                 uncertainty=True,
                 seg=seg,
+                input_checks=input_checks,
             )
             tumour = None
             if seg is not None:
