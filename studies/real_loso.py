@@ -13,7 +13,8 @@ axial, coronal and sagittal cuts of truth, synthesis and error for the figures.
 
 Variants (`--variants`, each over every fold): `default` (the training defaults, only the image
 size, epochs and steps set), `bfloat16` (`precision="mixed_bfloat16"`), `no_ssim_loss`
-(`lambda_ssim=0`), `no_skip` (`decoder_skip=False`).
+(`lambda_ssim=0`), `no_skip` (`decoder_skip=False`). The default always runs (added when not
+named): the tables and figures are the default's, and each other variant is read against it.
 
 Finished runs are reused, so an interrupted study resumes; a finished run whose saved
 configuration differs from the one asked for is refused before anything trains (the error names
@@ -470,6 +471,47 @@ def variant_table(results, variants, metrics=("brain_ssim", "brain_psnr", "slice
     return lines
 
 
+def paired_differences(results, variant, metrics=("brain_ssim", "brain_psnr", "slice_ssim")) -> list:
+    """Markdown lines: the model's `variant` minus `default` on the same fold, mean ± std over folds, per target.
+
+    The folds differ far more from each other than the variants do on one fold, so a variant is
+    read by its paired difference; "within the spread" means |mean| <= std.
+
+    Example:
+    >>> from studies.real_loso import paired_differences
+    >>> rows = lambda v: [{"target": "t1", "method": "magan", "brain_ssim": v, "brain_psnr": 20.0, "slice_ssim": v}]
+    >>> results = {("default", "a"): {"rows": rows(0.5)}, ("bfloat16", "a"): {"rows": rows(0.52)},
+    ...            ("default", "b"): {"rows": rows(0.7)}, ("bfloat16", "b"): {"rows": rows(0.7)}}
+    >>> paired_differences(results, "bfloat16")[2]
+    '| t1 | bfloat16 - default | +0.010 ± 0.014 | +0.00 ± 0.00 | +0.010 ± 0.014 | 2 |'
+    """
+    lines = [
+        "| target | difference | " + " | ".join(TITLES[m] for m in metrics) + " | folds |",
+        "|---|---" + "|---" * (len(metrics) + 1) + "|",
+    ]
+    for target in BRATS_MODALITIES:
+        differences = {m: [] for m in metrics}
+        for (name, held), result in results.items():
+            reference = results.get(("default", held))
+            if name != variant or reference is None:
+                continue
+            mine = {r["method"]: r for r in result["rows"] if r["target"] == target}
+            theirs = {r["method"]: r for r in reference["rows"] if r["target"] == target}
+            if "magan" in mine and "magan" in theirs:
+                for m in metrics:
+                    differences[m].append(mine["magan"][m] - theirs["magan"][m])
+        if not differences[metrics[0]]:
+            continue
+        cells = []
+        for m in metrics:
+            mean, std, _ = _mean_std(differences[m])
+            digits = 2 if "psnr" in m else 4 if "mae" in m else 3
+            cells.append(f"{mean:+.{digits}f} ± {std:.{digits}f}")
+        count = len(differences[metrics[0]])
+        lines.append(f"| {target} | {variant} - default | " + " | ".join(cells) + f" | {count} |")
+    return lines
+
+
 def uncertainty_summary(results, variant="default") -> dict:
     """Per target: median Spearman rho (brain; tumour when a segmentation exists) over the held-out subjects,
     mean uncertainty per subject, and the threshold flagging the worst case (`studies.uncertainty`).
@@ -606,6 +648,9 @@ def section_markdown(results, variants, base, command, figures) -> str:
     if len(variants) > 1:
         lines += ["The defaults checked on real data (the model's scores, same folds and budget):", ""]
         lines += variant_table(results, variants)
+        lines += ["", "Each variant minus the default on the same fold (mean ± std over folds):", ""]
+        for variant in variants[1:]:
+            lines += paired_differences(results, variant)[0 if variant == variants[1] else 2 :]
         lines.append("")
     lines += [f"![{os.path.basename(f)}]({f})" for f in figures]
     return "\n".join(lines)
@@ -643,6 +688,9 @@ def main(argv=None):
         )
     except ValueError as error:
         parser.error(str(error))
+    if "default" not in args.variants:  # every variant is read against the default; its runs are reused
+        print("note: --variants without default: the default runs too, as the reference", file=sys.stderr)
+    args.variants = ["default"] + [v for v in dict.fromkeys(args.variants) if v != "default"]
     try:
         results = run_study(base, args.variants, args.data_dir, args.output_dir, args.tfds_data_dir)
     except (RunFolderError, ValueError) as error:

@@ -40,6 +40,7 @@ import sys
 from magan_keras.cli.options import positive_int
 from magan_keras.inference.planes import parse_options as parse_planes_options
 from magan_keras.inference.synthesis import INTENSITY_SCALE, OUTPUT_SUFFIX, InputError
+from magan_keras.inference.uncertainty import DEFAULT_STRIDE
 from magan_keras.modalities import BRATS_MODALITIES, check_safe_name
 from magan_keras.modalities import parse_contrast_list as _parse_contrast_list
 from tfds_brats.constants import BRATS_CANVAS_SIZE
@@ -140,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write <subject>_<contrast>_uncertainty.nii.gz (spread of the syntheses from all inputs and "
         "each leave-one-input-out subset) and <subject>_uncertainty.json (its mean in the brain and tumour)",
+    )
+    parser.add_argument(
+        "--uncertainty-stride",
+        type=positive_int,
+        default=DEFAULT_STRIDE,
+        metavar="N",
+        help=f"with --uncertainty: run the leave-one-out subsets on every N-th brain slice and interpolate "
+        f"the map between ({DEFAULT_STRIDE}, at most 2x a plain synthesis at the paper's size; 1: every slice, "
+        "the exact map)",
     )
     parser.add_argument(
         "--seg",
@@ -246,6 +256,7 @@ def main(argv=None) -> int:
             progress=not args.quiet,
             input_checks=not args.no_input_checks,
             uncertainty=args.uncertainty,
+            uncertainty_stride=args.uncertainty_stride,
             planes=planes,
             seg=args.seg or (synthesis.find_seg_file(args.subject_dir) if args.subject_dir else None),
         )

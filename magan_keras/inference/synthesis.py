@@ -91,6 +91,8 @@ class Synthesis:
             syntheses (`magan_keras.inference.uncertainty`), empty unless asked for.
         uncertainty_summary: dict target -> `uncertainty.summarise` (mean in the brain and the
             tumour), empty unless asked for.
+        uncertainty_stride: int. The leave-one-out subsets ran on every this many brain slices
+            (`uncertainty.slice_spread`); 0 without uncertainty.
     """
 
     subject_id: str
@@ -106,6 +108,7 @@ class Synthesis:
     checks: object = None
     uncertainty: dict = dataclasses.field(default_factory=dict)
     uncertainty_summary: dict = dataclasses.field(default_factory=dict)
+    uncertainty_stride: int = 0
 
 
 def find_subject_files(subject_dir) -> tuple[str, dict]:
@@ -317,6 +320,7 @@ def synthesize_subject(
     uncertainty=False,
     seg=None,
     planes=None,
+    uncertainty_stride=uncertainty_maps.DEFAULT_STRIDE,
 ) -> Synthesis:
     """Synthesises the missing (or the named) contrasts of one subject; writes nothing.
 
@@ -340,6 +344,9 @@ def synthesize_subject(
         planes: slice orientations to synthesise along and fuse (`magan_keras.inference.planes`;
             names or "axial,coronal,sagittal"); None or axial alone: axial slices, as trained.
             A plane the model's record does not list is synthesised with a note.
+        uncertainty_stride: int >= 1. With `uncertainty`, the leave-one-out subsets run on every
+            this many brain slices and the map is interpolated between
+            (`uncertainty.slice_spread`); 1 for the exact map on every slice.
 
     Returns:
         `Synthesis` (its `notes` say what was assumed for a model without a record).
@@ -390,6 +397,8 @@ def synthesize_subject(
             header=getattr(loaded_all.reference, "header", None),
             canvas_size=canvas,
         ).raise_for_errors()
+    if uncertainty and int(uncertainty_stride) < 1:
+        raise InputError(f"--uncertainty-stride must be >= 1, got {uncertainty_stride}")
     if uncertainty and len(inputs) < 2:
         raise InputError(
             f"--uncertainty needs at least two input contrasts (leave-one-out subsets); given: {', '.join(inputs)}"
@@ -425,7 +434,7 @@ def synthesize_subject(
             }
             if uncertainty:
                 outputs[target], spreads[target] = uncertainty_maps.synthesize_with_uncertainty(
-                    generator, images, available, target, mask, **passes
+                    generator, images, available, target, mask, stride=uncertainty_stride, **passes
                 )
                 summaries[target] = uncertainty_maps.summarise(spreads[target], mask, tumour)
                 continue
@@ -460,6 +469,7 @@ def synthesize_subject(
         checks=report,
         uncertainty=spreads,
         uncertainty_summary=summaries,
+        uncertainty_stride=int(uncertainty_stride) if uncertainty else 0,
     )
 
 
@@ -537,6 +547,9 @@ def write_outputs(result: Synthesis, out_dir, *, overwrite=False) -> list:
             "inputs": list(result.inputs),
             "method": "standard deviation of the syntheses from all inputs and from each leave-one-input-out "
             "subset, on the unit scale (0-1 inside the brain)",
+            "stride": result.uncertainty_stride,
+            "stride_meaning": "the subsets ran on every stride-th brain slice (and the last); the map is "
+            "interpolated linearly between them (1: every slice)",
             "targets": result.uncertainty_summary,
         }
         written.append(atomic.write_json(summary_path(out_dir, result.subject_id), summary))

@@ -10,7 +10,12 @@ those syntheses per voxel, on the output's unit scale ([0, 1] inside the brain).
 Cost: the branch encoders do not depend on the subset (`MultiBranchGenerator.encode`), so each is
 run once per slice and only modal attention, fusion and the decoder run per subset
 (`SubsetSyntheses`); a generator without `encode` (the single-input baseline) is called once per
-subset instead.
+subset instead. The leave-one-out subsets run on every `stride`-th slice of the stack only (and
+its last), and the spread of the slices between is interpolated linearly along the slice axis
+(`slice_spread`); the synthesis itself is made from every input on every slice, as without the
+map. `stride=1` is the exact map on every slice; the default `DEFAULT_STRIDE` = 3 keeps the cost
+at most 2x a plain synthesis at the paper's size (benchmarks/uncertainty.py; agreement with the
+exact map in docs/results.md).
 
 Example:
 >>> import numpy as np
@@ -34,6 +39,8 @@ from keras import ops
 
 from magan_keras.inference import generator as inference
 from tfds_brats import slicing
+
+DEFAULT_STRIDE = 3
 
 
 def leave_one_out_subsets(available) -> np.ndarray:
@@ -179,6 +186,114 @@ def predict_subsets(generator, slices, subsets, target, *, batch_size=8, progres
     return outputs
 
 
+def sampled_positions(count, stride) -> np.ndarray:
+    """The slices of a stack of `count` that get the leave-one-out subsets: every `stride`-th and the last.
+
+    Args:
+        count: int >= 0. Slices in the stack.
+        stride: int >= 1.
+
+    Raises:
+        ValueError: `stride` < 1.
+
+    Example:
+    >>> sampled_positions(8, 3).tolist(), sampled_positions(7, 3).tolist(), sampled_positions(3, 1).tolist()
+    ([0, 3, 6, 7], [0, 3, 6], [0, 1, 2])
+    """
+    stride = int(stride)
+    if stride < 1:
+        raise ValueError(f"the uncertainty stride must be >= 1, got {stride}")
+    positions = np.arange(0, count, stride)
+    if count and positions[-1] != count - 1:
+        positions = np.append(positions, count - 1)
+    return positions
+
+
+def interpolate_slices(values, positions, count) -> np.ndarray:
+    """Fills a stack of `count` slices by linear interpolation between the slices at `positions`.
+
+    Args:
+        values: float `[P, ...]`, the slices at `positions`.
+        positions: int `[P]` increasing, the first 0 and the last `count - 1` (`sampled_positions`).
+        count: int. Slices in the stack.
+
+    Returns:
+        float32 `[count, ...]`; equal to `values` at `positions`.
+
+    Example:
+    >>> interpolate_slices(np.array([[0.0], [3.0], [4.0]]), np.array([0, 3, 4]), 5)[:, 0].tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0]
+    """
+    values = np.asarray(values, np.float32)
+    positions = np.asarray(positions)
+    if len(positions) == count:
+        return values
+    where = np.arange(count)
+    right = np.clip(np.searchsorted(positions, where), 1, len(positions) - 1)
+    left = right - 1
+    span = (positions[right] - positions[left]).astype(np.float32)
+    weight = ((where - positions[left]) / span).astype(np.float32).reshape((-1,) + (1,) * (values.ndim - 1))
+    return (1.0 - weight) * values[left] + weight * values[right]
+
+
+def slice_spread(
+    generator, slices, subsets, target, *, stride=DEFAULT_STRIDE, batch_size=8, progress=None, context=None
+):
+    """The synthesis from every input and the spread over the subsets, on a stack of slices.
+
+    The first subset (the full input set) runs on every slice; all subsets run on the slices of
+    `sampled_positions(len(slices), stride)`, and the spread between them is interpolated
+    (`interpolate_slices`). With `stride=1` this is `predict_subsets` on every slice.
+
+    Args:
+        generator: from `inference.load_generator`.
+        slices: float32 `[K, S, S, M]` in [-1, 1], consecutive slices of one volume.
+        subsets: `[N, M]` 0/1 (`leave_one_out_subsets`); the first is the full input set.
+        target: int channel index or contrast name.
+        stride: int >= 1. The leave-one-out subsets run on every `stride`-th slice.
+        batch_size: int >= 1. Slices per model call.
+        progress: callable taking the number of slices done, or None.
+        context: float32 `[K, S, S, M, 2C]` for a 2.5-D generator, or None (then taken from the
+            stack itself, `inference.stack_context`).
+
+    Returns:
+        `(synthesis, spread)`: float32 `[K, S, S]` each; the full set's synthesis in [-1, 1] and
+        the standard deviation of the subsets' syntheses on the unit scale ([0, 1]).
+
+    Example:
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> generator = MultiBranchGenerator(image_size=16, base_filters=4, res_blocks=1)
+    >>> slices = np.random.default_rng(0).uniform(-1, 1, (5, 16, 16, 4)).astype(np.float32)
+    >>> synthesis, spread = slice_spread(generator, slices, leave_one_out_subsets([1, 1, 1, 0]), "flair")
+    >>> synthesis.shape, spread.shape
+    ((5, 16, 16), (5, 16, 16))
+    """
+    subsets = np.asarray(subsets, np.float32)
+    slices = np.asarray(slices, np.float32)
+    count = slices.shape[0]
+    sampled = sampled_positions(count, stride)
+    k = inference.context_slices_of(generator)
+    if k and context is None:  # before the stack is split, so the neighbours stay the volume's
+        context = inference.stack_context(slices, k)
+
+    def run(positions, which):
+        part = None if context is None else np.asarray(context)[positions]
+        return predict_subsets(
+            generator, slices[positions], which, target, batch_size=batch_size, progress=progress, context=part
+        )
+
+    synthesis = np.empty(slices.shape[:3], np.float32)
+    if count == 0:
+        return synthesis, np.zeros_like(synthesis)
+    predictions = run(sampled, subsets)
+    synthesis[sampled] = predictions[0]
+    rest = np.setdiff1d(np.arange(count), sampled)
+    if rest.size:
+        synthesis[rest] = run(rest, subsets[:1])[0]
+    spread = np.clip((predictions + 1.0) / 2.0, 0.0, 1.0).std(axis=0)
+    return synthesis, interpolate_slices(spread, sampled, count)
+
+
 _WRAPPERS = weakref.WeakKeyDictionary()  # generator -> {subsets: SubsetSyntheses}, traced once each
 
 
@@ -191,7 +306,16 @@ def _wrapper(generator, subsets):
 
 
 def synthesize_with_uncertainty(
-    generator, images, available, target, brain_mask, *, canvas_size=None, batch_size=8, progress=None
+    generator,
+    images,
+    available,
+    target,
+    brain_mask,
+    *,
+    canvas_size=None,
+    batch_size=8,
+    progress=None,
+    stride=DEFAULT_STRIDE,
 ):
     """A whole-volume synthesis and its uncertainty map, on the unit scale.
 
@@ -204,6 +328,8 @@ def synthesize_with_uncertainty(
         canvas_size: int or None (see `inference.synthesize_volume`).
         batch_size: int. Slices per model call.
         progress: callable taking a number of slices done, or None.
+        stride: int >= 1. The leave-one-out subsets run on every `stride`-th brain slice and the
+            map is interpolated between (`slice_spread`); 1: every slice.
 
     Returns:
         `(synthesis, uncertainty)`: float32 `[X, Y, Z]` each; the synthesis from every input in
@@ -228,12 +354,11 @@ def synthesize_with_uncertainty(
         images, brain_mask, image_size=int(generator.image_size), canvas_size=canvas_size
     )
     context = inference.volume_context(generator, images, brain_mask, indices, canvas_size)
-    predictions = predict_subsets(
-        generator, slices, subsets, target, batch_size=batch_size, progress=progress, context=context
-    )
     # The spread is taken on the model's slices and mapped back once (not once per subset).
-    spread_slices = np.clip((predictions + 1.0) / 2.0, 0.0, 1.0).std(axis=0)
-    volume = slicing.from_model_slices(predictions[0], indices, brain_mask.shape, canvas_size=canvas_size)
+    full, spread_slices = slice_spread(
+        generator, slices, subsets, target, stride=stride, batch_size=batch_size, progress=progress, context=context
+    )
+    volume = slicing.from_model_slices(full, indices, brain_mask.shape, canvas_size=canvas_size)
     synthesis = inference.to_unit_scale(np.clip(volume, -1.0, 1.0), brain_mask)
     spread = slicing.from_model_slices(spread_slices, indices, brain_mask.shape, canvas_size=canvas_size, fill=0.0)
     spread = np.clip(spread, 0.0, 0.5).astype(np.float32)  # bilinear resizing with antialias may overshoot

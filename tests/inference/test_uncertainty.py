@@ -93,3 +93,46 @@ def test_command_stops_on_swapped_files_and_goes_on_when_told(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     assert command.main([str(a) for a in argv + ["--no-input-checks"]]) == 0
     assert checks.SWAP_THRESHOLDS[("t1", "t2")] > 0
+
+
+@pytest.mark.parametrize("context_slices", [0, 1])
+def test_strided_map_is_exact_on_its_slices_and_the_synthesis_everywhere(context_slices):
+    generator = MultiBranchGenerator(image_size=16, base_filters=4, res_blocks=1, context_slices=context_slices)
+    slices = np.random.default_rng(3).uniform(-1, 1, (7, 16, 16, 4)).astype(np.float32)
+    subsets = uncertainty.leave_one_out_subsets([1, 1, 1, 0])
+    exact_synthesis, exact = uncertainty.slice_spread(generator, slices, subsets, "flair", stride=1, batch_size=2)
+    synthesis, strided = uncertainty.slice_spread(generator, slices, subsets, "flair", stride=3, batch_size=2)
+    np.testing.assert_allclose(synthesis, exact_synthesis, atol=2e-6)  # the synthesis is every slice's own
+    sampled = [0, 3, 6]
+    np.testing.assert_allclose(strided[sampled], exact[sampled], atol=2e-6)
+    np.testing.assert_allclose(strided[1], (2 * exact[0] + exact[3]) / 3, atol=2e-6)  # linear between
+    assert np.abs(strided[1] - exact[1]).max() > 1e-5  # and not the exact map there
+
+
+def test_strided_map_is_exact_when_the_spread_is_linear_along_the_slices():
+    images = np.full((16, 16, 7, 4), 0.2, np.float32)
+    images[..., 3] = 0.0
+    images[..., 0] = np.linspace(0.2, -0.6, 7)[None, None, :]  # t1 departs from the others slice by slice
+    mask = np.ones((16, 16, 7), bool)
+    _, exact = uncertainty.synthesize_with_uncertainty(MeanOfInputs(), images, [1, 1, 1, 0], "flair", mask, stride=1)
+    _, strided = uncertainty.synthesize_with_uncertainty(MeanOfInputs(), images, [1, 1, 1, 0], "flair", mask, stride=3)
+    assert exact[:, :, 0].max() < 1e-6 and exact[:, :, 6].min() > 0.05
+    np.testing.assert_allclose(strided, exact, atol=1e-5)
+
+
+def test_stride_is_validated_and_recorded(tmp_path, capsys):
+    generator = MultiBranchGenerator(image_size=16, base_filters=4, res_blocks=1, preprocessing={"canvas_size": 24})
+    generator.build_on_zeros()
+    model = tmp_path / "g.keras"
+    generator.save(model)
+    write_fake_subject(tmp_path / "s1", "s1", seed=2)
+    argv = ["--model", model, "--subject-dir", tmp_path / "s1", "--target", "flair", "--out-dir", tmp_path / "out"]
+    argv = [str(a) for a in argv + ["--uncertainty", "--quiet"]]
+    with pytest.raises(SystemExit):
+        command.main(argv + ["--uncertainty-stride", "0"])
+    assert "--uncertainty-stride" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert command.main(argv + ["--uncertainty-stride", "1"]) == 0
+    assert json.loads((tmp_path / "out" / "s1_uncertainty.json").read_text())["stride"] == 1
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        uncertainty.sampled_positions(4, 0)

@@ -30,3 +30,25 @@ def test_score_case_and_flag_threshold():
     flag = uncertainty.flag_threshold(rows, worst=0.34)
     assert flag["worst_cases"] == ["s2/flair"] and flag["flagged_others"] == 0
     assert abs(flag["threshold"] - rows[2]["uncertainty_brain"]) < 1e-12
+
+
+def test_agreement_of_a_strided_map_with_the_exact_one():
+    brain = np.zeros((8, 8, 3), bool)
+    brain[2:6, 2:6] = True
+    exact = np.linspace(0.0, 0.2, brain.size).reshape(brain.shape)
+    same = uncertainty.agreement(uncertainty.brain_values(exact, brain), uncertainty.brain_values(exact, brain))
+    assert same == {"pearson_r": 1.0, "mean_abs_difference": 0.0, "relative_difference": 0.0}
+    noisy = exact + np.random.default_rng(0).normal(0.0, 0.05, exact.shape)
+    worse = uncertainty.agreement(uncertainty.brain_values(exact, brain), uncertainty.brain_values(noisy, brain))
+    assert worse["pearson_r"] < 0.9 and worse["relative_difference"] > 0.2
+    rows = [{"source": "real", "stride": 3, "subject": "a", "target": "t1"} | worse]
+    summary = uncertainty.summarise_agreement(rows, 1)
+    assert summary["real, stride 3 vs 1"]["pearson_r_median"] == worse["pearson_r"]
+    assert uncertainty.agreement_markdown(summary)[2].startswith("| real, stride 3 vs 1 | 1 |")
+
+
+def test_stride_figure_is_written(tmp_path):
+    brain = np.ones((6, 6, 5), bool)
+    exact = np.random.default_rng(1).uniform(0, 0.1, brain.shape)
+    path = uncertainty.stride_figure({1: (exact, brain), 3: (exact * 0.9, brain)}, tmp_path / "f.png", "s / t1")
+    assert path.read_bytes().startswith(b"\x89PNG")

@@ -84,3 +84,18 @@ def test_the_page_section_is_replaced_and_the_rest_kept():
     twice = real_loso.replace_section(once + "after\n", "second")
     assert twice.startswith(page) and twice.endswith("after\n")
     assert "first" not in twice and twice.count(real_loso.SECTION_START) == 1
+
+
+def test_the_default_always_runs_as_the_reference(tmp_path, monkeypatch, capsys):
+    asked = []
+
+    def stop(base, variants, *args, **kwargs):
+        asked.append(list(variants))
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr(real_loso, "run_study", stop)
+    argv = ["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--variants"]
+    assert real_loso.main(argv + ["bfloat16", "bfloat16"]) == 2
+    assert real_loso.main(argv + ["no_skip", "default"]) == 2
+    assert asked == [["default", "bfloat16"], ["default", "no_skip"]]
+    assert "the default runs too" in capsys.readouterr().err
