@@ -38,6 +38,12 @@ WORKER = os.path.join(os.path.dirname(__file__), "scripts", "backend_worker.py")
 # moved g_gan by 1e-1 and d_loss by 9e-3 at step 2).
 LEARNING_RATES = {"g_optimizer": 1e-3, "d_optimizer": 1e-2, "sr_optimizer": 5e-3}
 LOSS_RTOL = 1e-4
+# `evaluate` scores the weights after the 4th update, one update past the last training
+# loss, and its SSIM divides by local variances of a barely trained synthesis, which
+# amplifies rounding: measured 1.02e-4 relative (3.5e-5 absolute SSIM) between JAX and
+# TensorFlow on a CI machine, against below 1e-5 here. 3e-4 still sits far below what a
+# real fault moves (1e-1 on g_gan, 9e-3 on d_loss, above).
+EVALUATE_RTOL = 3 * LOSS_RTOL
 # Same weights, same inputs: the 1e-5 in float32, as absolute error plus the
 # same relative error (branch features reach 7, where 1e-5 is 10 float32 ulps).
 OUTPUT_TOL = 1e-5
@@ -109,7 +115,7 @@ def test_a_short_training_run_gives_the_same_losses_on_every_backend(runs):
                 results[backend]["train"][name], values, rtol=LOSS_RTOL, err_msg=f"{backend} {name}"
             )
         for name, value in results["tensorflow"]["evaluate"].items():
-            assert results[backend]["evaluate"][name] == pytest.approx(value, rel=LOSS_RTOL), (backend, name)
+            assert results[backend]["evaluate"][name] == pytest.approx(value, rel=EVALUATE_RTOL), (backend, name)
         assert set(results[backend]["iterations"].values()) == {4}
 
 
