@@ -4,7 +4,7 @@ The entry point only: the options and `main` live in `magan_keras.cli.evaluate`,
 `magan_keras.evaluation` (`evaluation.evaluate.evaluate_model`).
 """
 
-from magan_keras.cli.evaluate import main
+if __name__ == "__main__":  # imported only when run: library code never imports the CLI
+    from magan_keras.cli.evaluate import main
 
-if __name__ == "__main__":
     raise SystemExit(main())

@@ -4,7 +4,7 @@ The entry point only; the command's options and `main` live in `magan_keras.cli.
 work in `magan_keras.inference.synthesis`.
 """
 
-from magan_keras.cli.synthesize import main
+if __name__ == "__main__":  # imported only when run: library code never imports the CLI
+    from magan_keras.cli.synthesize import main
 
-if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,11 +1,13 @@
 """The commands take a preset folder wherever they take `--model`; `publish` checks, then uploads."""
 
 import json
+import runpy
+import sys
 
 import nibabel as nib
 import numpy as np
+import pytest
 
-import magan_keras.publish
 from magan_keras.cli import export as export_command
 from magan_keras.cli import publish as publish_command
 from magan_keras.cli import synthesize as synthesize_command
@@ -57,8 +59,17 @@ def test_tune_config_takes_a_preset(saved_preset, tmp_path):
     assert (settings.config.num_subjects, settings.config.image_size, settings.config.base_filters) == (4, 16, 4)
 
 
+def test_publish_entry_point_runs_the_command(saved_preset, tmp_path, monkeypatch):
+    """`python -m magan_keras.publish` runs the CLI's main (the shim imports it only when run)."""
+    target = tmp_path / "via_m"
+    monkeypatch.setattr(sys, "argv", ["magan_keras.publish", "--preset", str(saved_preset[1]), "--to", str(target)])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("magan_keras.publish", run_name="__main__")
+    assert exited.value.code == 0
+    assert json.loads((target / "metadata.json").read_text()) == presets.validate_preset(saved_preset[1])
+
+
 def test_publish_command_to_a_folder(saved_preset, tmp_path, capsys):
-    assert magan_keras.publish.main is publish_command.main  # the entry point is the CLI's main
     target = tmp_path / "copy"
     code, text = run(publish_command.main, ["--preset", saved_preset[1], "--to", target], capsys)
     assert code == 0 and text.strip() == f"published {saved_preset[1]} to {target}"

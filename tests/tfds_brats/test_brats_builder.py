@@ -43,3 +43,13 @@ class BratsVolumesTest(_Settings, tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = brats_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["volumes"]
     SPLITS = {"train": 3, "validation": 1, "test": 1}
+
+
+def test_each_config_declares_its_image_shape(tmp_path):
+    """`slices_<S>` examples are S x S x 4 (t1, t1ce, t2, flair) with an S x S mask; `volumes` keeps the scan's grid."""
+    for size in (64, 128, 256):
+        features = brats_dataset_builder.Builder(config=f"slices_{size}", data_dir=str(tmp_path)).info.features
+        assert features["images"].shape == (size, size, 4)
+        assert features["brain_mask"].shape == features["seg"].shape == (size, size)
+    volumes = brats_dataset_builder.Builder(config="volumes", data_dir=str(tmp_path)).info.features
+    assert volumes["images"].shape == (None, None, None, 4) and volumes["affine"].shape == (4, 4)
