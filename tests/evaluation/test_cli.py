@@ -2,6 +2,7 @@
 
 import csv
 import pathlib
+import runpy
 import subprocess
 import sys
 
@@ -9,7 +10,6 @@ import numpy as np
 import pytest
 
 import magan_keras
-from magan_keras import evaluate as entry_point
 from magan_keras.cli import evaluate
 from magan_keras.evaluation.baselines import DEFAULT_MAX_EXAMPLES
 from magan_keras.evaluation.results import METRICS
@@ -23,8 +23,12 @@ def read_csv(path):
         return list(csv.DictReader(handle))
 
 
-def test_the_entry_point_and_the_console_script_run_the_same_main():
-    assert entry_point.main is evaluate.main
+def test_the_entry_point_runs_the_console_scripts_main(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["magan_keras.evaluate", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("magan_keras.evaluate", run_name="__main__")
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == evaluate.build_parser().format_help()
 
 
 def test_library_modules_never_import_the_command_line():
