@@ -21,6 +21,13 @@ must carry `context [S, S, M, 2K']` with K' >= K (a split prepared with
 zero-filled for every contrast whose `available` is 0, like `images`. `y` stays the centre
 slice's target; flips and intensity scaling treat the neighbours as their centre slice.
 
+Random crops (`crop_size=C`): each example is cut to a `C x C` window at a uniformly drawn
+offset (images, context, brain mask and `y` alike), after augmentation. A convolutional
+generator trained on crops of full-resolution slices synthesises whole slices at that
+resolution; it needs the size-free pooled modal attention (`MAGAN(pooled_attention=True)`),
+since the paper's dense one is tied to one spatial size. Without `crop_size` the draws are
+exactly those of a pipeline without the option.
+
 Scenarios (which contrasts are missing, drawn per example):
 - "one_missing" (the paper's): the target uniformly from the M contrasts, the other M-1 given.
 - "random_missing": 1..M-1 contrasts missing (the count uniform, then the set uniform), the
@@ -113,6 +120,17 @@ def _validate_context(spec, context_slices):
         )
 
 
+def _validate_crop(spec, crop_size):
+    """Raises unless `crop_size` is None or an int >= 1 no larger than the slices."""
+    if crop_size is None:
+        return
+    if isinstance(crop_size, bool) or not isinstance(crop_size, (int, np.integer)) or crop_size < 1:
+        raise ValueError(f"crop_size must be a positive int or None, got {crop_size!r}")
+    size = spec["images"].shape[:2]
+    if any(side is not None and crop_size > side for side in size):
+        raise ValueError(f"crop_size {crop_size} is larger than the slices ({size[0]} x {size[1]} px)")
+
+
 def _draw_scenario(key, num_modalities, scenario, fixed_index):
     """(target one-hot [M], available [M]) float32 for one example, from the stateless `key`."""
     if fixed_index is not None:
@@ -157,8 +175,32 @@ def _augment(key, images, brain_mask, max_intensity_scale, context=None):
     return images, brain_mask, context
 
 
+def _random_crop(key, crop_size, images, brain_mask=None, context=None):
+    """The same uniformly placed `crop_size` window of `images [S, S, M]`, the mask and the context."""
+    height, width = tf.shape(images)[0], tf.shape(images)[1]
+    row_key, column_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
+    row = tf.random.stateless_uniform([], row_key, 0, height - crop_size + 1, dtype=tf.int32)
+    column = tf.random.stateless_uniform([], column_key, 0, width - crop_size + 1, dtype=tf.int32)
+
+    def cut(x):
+        if x is None:
+            return None
+        window = x[row : row + crop_size, column : column + crop_size]
+        return tf.ensure_shape(window, [crop_size, crop_size, *x.shape[2:]])  # static, for the batch shape
+
+    return cut(images), cut(brain_mask), cut(context)
+
+
 def _example_transform(
-    seed, num_modalities, scenario, fixed_index, augment, max_intensity_scale, include_mask, context_slices=0
+    seed,
+    num_modalities,
+    scenario,
+    fixed_index,
+    augment,
+    max_intensity_scale,
+    include_mask,
+    context_slices=0,
+    crop_size=None,
 ):
     """The per-element function of the pipeline: (index, features) -> model batch element."""
 
@@ -172,6 +214,9 @@ def _example_transform(
             images, brain_mask, context = _augment(augment_key, images, brain_mask, max_intensity_scale, context)
         elif augment:
             images, brain_mask = _augment(augment_key, images, brain_mask, max_intensity_scale)
+        if crop_size:  # its own key, so runs without crops draw what they always drew
+            crop_key = tf.random.experimental.stateless_fold_in(key, 1)
+            images, brain_mask, context = _random_crop(crop_key, crop_size, images, brain_mask, context)
         target_index, target, available = _draw_scenario(scenario_key, num_modalities, scenario, fixed_index)
         y = tf.gather(images, target_index, axis=-1)[..., None]
         inputs = {"images": images * available, "available": available, "target": target}
@@ -210,6 +255,7 @@ def make_dataset(
     shuffle_buffer=512,
     include_mask=False,
     context_slices=0,
+    crop_size=None,
     num_parallel_calls=tf.data.AUTOTUNE,
 ):
     """Turns a prepared split into `({"images", "available", "target"}, y)` batches.
@@ -233,6 +279,8 @@ def make_dataset(
         include_mask: bool. Yield the brain mask float32 [B, H, W, 1] as a third element.
         context_slices: int K >= 0. With K > 0, `inputs["context"]` `[B, H, W, M, 2K]` from the
             examples' `context` feature (prepared with at least K; see the module docstring).
+        crop_size: int or None. Cut every example to a random `crop_size` square (at most the
+            slice size); None keeps whole slices.
         num_parallel_calls: int. Parallelism of the per-example map (AUTOTUNE by default);
             it does not change the output.
 
@@ -256,6 +304,7 @@ def make_dataset(
     if include_mask and "brain_mask" not in examples.element_spec:
         raise ValueError("include_mask=True needs a 'brain_mask' feature in examples")
     _validate_context(examples.element_spec, context_slices)
+    _validate_crop(examples.element_spec, crop_size)
     stateless_seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
 
     # Keep only what is used, so the shuffle buffer holds no more than it must.
@@ -275,6 +324,7 @@ def make_dataset(
         max_intensity_scale,
         include_mask,
         context_slices,
+        crop_size,
     )
     dataset = dataset.enumerate().map(transform, num_parallel_calls=num_parallel_calls, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

@@ -264,3 +264,52 @@ def test_keras_fit_takes_the_batches():
     batches = data.make_dataset(fake_split(), batch_size=4, seed=0)
     history = model.fit(batches, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def position_split(num_examples=6, size=SIZE):
+    """Examples whose every pixel encodes its (row, column) and channel, the mask its row parity."""
+    rows, columns = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    position = (rows * size + columns).astype(np.float32) / size**2  # in [0, 1)
+    images = np.stack([position + 0.001 * k for k in range(M)], axis=-1)
+    images = np.broadcast_to(images, [num_examples, size, size, M]).copy()
+    mask = np.broadcast_to(rows % 2 == 0, [num_examples, size, size]).copy()
+    return tf.data.Dataset.from_tensor_slices({"images": images, "brain_mask": mask}), images[0]
+
+
+def test_crops_cut_the_same_window_of_images_target_and_mask():
+    crop = 8
+    split, whole = position_split()
+    dataset = data.make_dataset(
+        split, batch_size=6, seed=3, crop_size=crop, include_mask=True, scenario="one_missing", shuffle=False
+    )
+    assert dataset.element_spec[0]["images"].shape == (6, crop, crop, M)  # static, for the model
+    corners = set()
+    for inputs, y, brain_mask in take(dataset, 3):
+        for i in range(6):
+            target = int(np.argmax(inputs["target"][i]))
+            corner = float(y[i, 0, 0, 0]) - 0.001 * target
+            row, column = divmod(round(corner * SIZE**2), SIZE)  # the window's top-left pixel
+            assert 0 <= row <= SIZE - crop and 0 <= column <= SIZE - crop
+            window = whole[row : row + crop, column : column + crop]
+            np.testing.assert_allclose(y[i, ..., 0], window[..., target], atol=1e-6)
+            for k in np.flatnonzero(inputs["available"][i]):
+                np.testing.assert_allclose(inputs["images"][i, ..., k], window[..., k], atol=1e-6)
+            expected_mask = (np.arange(row, row + crop) % 2 == 0)[:, None].repeat(crop, axis=1)
+            np.testing.assert_array_equal(brain_mask[i, ..., 0], expected_mask)
+            corners.add((row, column))
+    assert len(corners) > 5, f"crops should land at many offsets, got {sorted(corners)}"
+
+
+def test_crops_leave_the_scenario_draws_alone():
+    split, _ = position_split()
+    whole = take(data.make_dataset(split, batch_size=6, seed=5, shuffle=False), 2)
+    cropped = take(data.make_dataset(split, batch_size=6, seed=5, shuffle=False, crop_size=12), 2)
+    for (inputs, _), (cropped_inputs, _) in zip(whole, cropped):
+        np.testing.assert_array_equal(inputs["target"], cropped_inputs["target"])
+        np.testing.assert_array_equal(inputs["available"], cropped_inputs["available"])
+
+
+@pytest.mark.parametrize("crop_size", [0, -4, 2.5, True, SIZE + 4])
+def test_bad_crop_size_is_refused(crop_size):
+    with pytest.raises(ValueError, match="crop_size"):
+        data.make_dataset(fake_split(), batch_size=2, crop_size=crop_size)

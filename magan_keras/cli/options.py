@@ -55,6 +55,11 @@ HELP = {
     "(0, the default: one slice, the paper's model; the data are prepared with the same number)",
     "planes": "slice orientations of the training split, comma-separated: axial, coronal, sagittal "
     "(validation and test stay axial; synthesize --planes fuses the orientations)",
+    "crop_size": "train on random crops of this many px from the --image-size slices (0, the default: "
+    "whole slices); validation, test and synthesis stay whole. With --image-size 256 the model works at "
+    "BraTS's 1 mm grid; needs --pooled-attention true",
+    "pooled_attention": "size-free modal attention (the attention maps averaged over space before Eq. 1; "
+    "not the paper's dense one); needed by --crop-size",
     "sr_schedule": "joint (SR learns alongside) or pretrain (SR first, then frozen)",
     "sr_pretrain_steps": "SR steps before training under --sr-schedule pretrain",
     "learning_rate": "Adam learning rate of G, D and SR",

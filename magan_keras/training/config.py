@@ -71,6 +71,13 @@ class TrainConfig:
     orientations of the training split (`tfds_brats.prepare --planes`, done by the run for
     `data_dir` and the phantom); the model records them and `synthesize --planes` reads them.
 
+    Full resolution on crops: `crop_size` C (default 0, whole slices) trains on random C x C
+    windows of the `image_size` slices (`magan_keras.data.make_dataset(crop_size=...)`) and
+    validates, tests and synthesises whole slices; at `image_size=256` (the BraTS canvas) the
+    model works on the scan's own 1 mm grid at the cost of a C px model per step. It needs
+    `pooled_attention=True` (the size-free modal attention; the paper's dense one is tied to
+    `image_size`) or no modal attention.
+
     Example:
     >>> config = TrainConfig.from_dict({"epochs": 2, "image_size": 32})
     >>> config.batch_size
@@ -92,6 +99,7 @@ class TrainConfig:
     target: str | None = None
     augment: bool = False
     planes: str = "axial"
+    crop_size: int = 0
     # === Model ===
     base_filters: int = DEFAULT["base_filters"]
     res_blocks: int = DEFAULT["res_blocks"]
@@ -102,6 +110,7 @@ class TrainConfig:
     lambda_ssim: float = DEFAULT["lambda_ssim"]
     gan_loss: str = DEFAULT["gan_loss"]
     modal_attention: bool = DEFAULT["modal_attention"]
+    pooled_attention: bool = DEFAULT["pooled_attention"]
     intra_attention: bool = DEFAULT["intra_attention"]
     sr_supervision: bool = DEFAULT["sr_supervision"]
     generator: str = DEFAULT["generator"]
@@ -181,7 +190,25 @@ class TrainConfig:
         if not isinstance(self.planes, (str, list, tuple)):
             raise ValueError(f"planes must be comma-separated plane names, got {self.planes!r}")
         self.planes = ",".join(parse_planes(self.planes))  # one line naming a bad plane
+        self._validate_crop()
         self._validate_splits()
+
+    def _validate_crop(self):
+        """`crop_size`: 0, or a multiple of 4 in [16, image_size] with a size-free generator."""
+        value = self.crop_size
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"crop_size must be 0 (whole slices) or a positive integer, got {value!r}")
+        if not value:
+            return
+        if value % 4 or not 16 <= value <= self.image_size:
+            raise ValueError(
+                f"crop_size must be a multiple of 4 in [16, image_size={self.image_size}] (or 0), got {value}"
+            )
+        if self.generator == "multi_branch" and self.modal_attention and not self.pooled_attention:
+            raise ValueError(
+                f"crop_size {value} needs pooled_attention true: the paper's dense modal attention is tied to "
+                f"image_size ({self.image_size} px) and cannot run on {value} px crops"
+            )
 
     def _validate_splits(self):
         """The split fields: a readable split file, 3 valid fractions, existing split folders."""
@@ -304,6 +331,7 @@ class TrainConfig:
             "lambda_ssim",
             "gan_loss",
             "modal_attention",
+            "pooled_attention",
             "intra_attention",
             "sr_supervision",
             "sr_schedule",

@@ -382,6 +382,7 @@ def make_datasets(config, splits):
         seed=config.seed,
         augment=config.augment,
         context_slices=config.context_slices,
+        crop_size=config.crop_size or None,  # validation, test and synthesis see whole slices
     )
     validation_split = splits.get("validation")
     if validation_split is None:
@@ -499,7 +500,8 @@ def write_report(path, config, test_metrics, result_paths, evaluation=None):
         "# MA-GAN training report",
         "",
         f"Data: {config.dataset or config.data_dir or f'built-in phantom ({config.num_subjects} subjects)'}, "
-        f"{config.image_size} px; model width {config.base_filters}, {config.res_blocks} residual blocks; "
+        f"{config.image_size} px{f' (trained on random {config.crop_size} px crops)' if config.crop_size else ''}; "
+        f"model width {config.base_filters}, {config.res_blocks} residual blocks; "
         f"{config.epochs} epochs x {config.steps_per_epoch} steps, global batch {config.batch_size}.",
         "",
         "## Test split, per target contrast (the other contrasts given)",
