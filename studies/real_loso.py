@@ -13,7 +13,11 @@ axial, coronal and sagittal cuts of truth, synthesis and error for the figures.
 
 Variants (`--variants`, each over every fold): `default` (the training defaults, only the image
 size, epochs and steps set), `bfloat16` (`precision="mixed_bfloat16"`), `no_ssim_loss`
-(`lambda_ssim=0`), `no_skip` (`decoder_skip=False`). The default always runs (added when not
+(`lambda_ssim=0`), `no_skip` (`decoder_skip=False`), `pooled` (`pooled_attention=True`, the
+size-free modal attention, at the study's size) and `full_res_crop` (`image_size=256`, the BraTS
+canvas at 1 mm, trained on random 128 px crops with the pooled attention: the same pixels per step
+as a 128 px model, no 2x resampling), `paper_lr` (`learning_rate=2e-4`, the paper's) and
+`no_attention_losses` (`alpha=beta=0`: no intra- or inter-modal attention loss). The default always runs (added when not
 named): the tables and figures are the default's, and each other variant is read against it.
 
 Finished runs are reused, so an interrupted study resumes; a finished run whose saved
@@ -49,6 +53,10 @@ VARIANTS = {
     "bfloat16": {"precision": "mixed_bfloat16"},
     "no_ssim_loss": {"lambda_ssim": 0.0},
     "no_skip": {"decoder_skip": False},
+    "pooled": {"pooled_attention": True},
+    "full_res_crop": {"image_size": 256, "crop_size": 128, "pooled_attention": True},
+    "paper_lr": {"learning_rate": 2e-4},
+    "no_attention_losses": {"alpha": 0.0, "beta": 0.0},
 }
 METHODS = ("magan", "best_single", "linear")
 METRICS = ("challenge_ssim_non_tumour", "brain_ssim", "brain_psnr", "brain_mae", "slice_ssim", "slice_psnr")
@@ -565,6 +573,38 @@ def subject_figure(cuts, subject_id, path):
     return atomic.save_figure(fig, path, dpi=80)
 
 
+def variant_figure(variant_cuts, subject_id, path, plane="axial"):
+    """Truth, then each variant's synthesis, of one held-out subject in one plane, a row per target; a PNG.
+
+    The same cut through every variant's synthesis (the cut's centre is the brain's, which does
+    not depend on the model), so blur and missing detail compare side by side.
+
+    Args:
+        variant_cuts: dict variant -> the arrays of that variant's `real_loso_cuts.npz` for this fold
+            (in the column order wanted; the truth is taken from the first).
+        subject_id: str (the title).
+        path: str. The PNG.
+        plane: "axial", "coronal" or "sagittal".
+    """
+    from matplotlib.figure import Figure
+
+    names = list(variant_cuts)
+    first = variant_cuts[names[0]]
+    fig = Figure(figsize=(2.0 * (len(names) + 1), 2.1 * len(BRATS_MODALITIES)))
+    axes = fig.subplots(len(BRATS_MODALITIES), len(names) + 1, squeeze=False)
+    for row, target in enumerate(BRATS_MODALITIES):
+        panels = [("truth", first[f"{target}/truth/{plane}"])]
+        panels += [(name, variant_cuts[name][f"{target}/synthesis/{plane}"]) for name in names]
+        for column, (title, cut) in enumerate(panels):
+            ax = axes[row, column]
+            ax.imshow(np.asarray(cut, np.float32), cmap="gray", vmin=0.0, vmax=1.0)
+            ax.set_title(f"{target} {title}", fontsize=7)
+            ax.axis("off")
+    fig.suptitle(f"{subject_id} held out, {plane}: truth and each variant's synthesis, unit scale", fontsize=8)
+    fig.tight_layout()
+    return atomic.save_figure(fig, path, dpi=100)
+
+
 def uncertainty_figure(fold_cuts, path):
     """|error| and uncertainty (axial) per held-out subject (rows) and target (column pairs); a PNG.
 
@@ -705,6 +745,14 @@ def main(argv=None):
         with np.load(os.path.join(result["folder"], CUTS_FILE)) as data:
             fold_cuts[held] = {k: data[k] for k in data.files}
         figures.append(str(subject_figure(fold_cuts[held], held, os.path.join(figure_dir, f"real_loso_{held}.png"))))
+    if len(args.variants) > 1:  # every variant's synthesis of the same cut, per fold
+        for held in sorted(fold_cuts):
+            variant_cuts = {}
+            for variant in args.variants:
+                with np.load(os.path.join(results[(variant, held)]["folder"], CUTS_FILE)) as data:
+                    variant_cuts[variant] = {k: data[k] for k in data.files}
+            path = os.path.join(figure_dir, f"real_loso_variants_{held}.png")
+            figures.append(str(variant_figure(variant_cuts, held, path)))
     figures.append(str(uncertainty_figure(fold_cuts, os.path.join(figure_dir, "real_loso_uncertainty.png"))))
     summary = uncertainty_summary(results, "default")
     atomic.write_json(os.path.join(args.output_dir, "uncertainty_summary.json"), summary)

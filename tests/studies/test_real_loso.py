@@ -99,3 +99,26 @@ def test_the_default_always_runs_as_the_reference(tmp_path, monkeypatch, capsys)
     assert real_loso.main(argv + ["no_skip", "default"]) == 2
     assert asked == [["default", "bfloat16"], ["default", "no_skip"]]
     assert "the default runs too" in capsys.readouterr().err
+
+
+def test_the_variant_figure_shows_the_truth_then_each_variant(tmp_path):
+    import numpy as np
+    from matplotlib.image import imread
+
+    def cuts(value):
+        arrays = {}
+        for target in ("t1", "t1ce", "t2", "flair"):
+            arrays[f"{target}/truth/axial"] = np.full((24, 24), 1.0, np.float16)
+            arrays[f"{target}/synthesis/axial"] = np.full((24, 24), value, np.float16)
+        return arrays
+
+    path = real_loso.variant_figure({"default": cuts(0.0), "full_res_crop": cuts(0.5)}, "s1", str(tmp_path / "v.png"))
+    grey = imread(path)[..., :3].mean(axis=-1)
+    thirds = np.array_split(grey, 3, axis=1)  # columns: truth (white), default (black), crop (mid grey)
+    black = [float((t < 0.05).mean()) for t in thirds]
+    mid = [float((np.abs(t - 0.5) < 0.05).mean()) for t in thirds]
+    assert black[1] > 0.2 and black[0] < 0.01 and black[2] < 0.01
+    assert mid[2] > 0.2 and mid[0] < 0.01 and mid[1] < 0.01
+    with pytest.raises(KeyError):
+        real_loso.variant_figure({"default": {}}, "s1", str(tmp_path / "w.png"))
+    assert not (tmp_path / "w.png").exists()
