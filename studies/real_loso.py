@@ -17,7 +17,8 @@ size, epochs and steps set), `bfloat16` (`precision="mixed_bfloat16"`), `no_ssim
 size-free modal attention, at the study's size) and `full_res_crop` (`image_size=256`, the BraTS
 canvas at 1 mm, trained on random 128 px crops with the pooled attention: the same pixels per step
 as a 128 px model, no 2x resampling), `paper_lr` (`learning_rate=2e-4`, the paper's) and
-`no_attention_losses` (`alpha=beta=0`: no intra- or inter-modal attention loss). The default always runs (added when not
+`no_attention_losses` (`alpha=beta=0`: no intra- or inter-modal attention loss) and `context_1`
+(`context_slices=1`: 2.5-D, one neighbour on each side). The default always runs (added when not
 named): the tables and figures are the default's, and each other variant is read against it.
 
 Finished runs are reused, so an interrupted study resumes; a finished run whose saved
@@ -57,6 +58,7 @@ VARIANTS = {
     "full_res_crop": {"image_size": 256, "crop_size": 128, "pooled_attention": True},
     "paper_lr": {"learning_rate": 2e-4},
     "no_attention_losses": {"alpha": 0.0, "beta": 0.0},
+    "context_1": {"context_slices": 1},
 }
 METHODS = ("magan", "best_single", "linear")
 METRICS = ("challenge_ssim_non_tumour", "brain_ssim", "brain_psnr", "brain_mae", "slice_ssim", "slice_psnr")
