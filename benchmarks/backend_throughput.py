@@ -22,27 +22,31 @@ python -m benchmarks.backend_throughput --configs 64:16:2:4 128:32:2:4 --steps 1
 """
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import time
 
 import numpy as np
 
+from benchmarks import worker
 from benchmarks.model_configs import model_options, parse_config
 
 BACKENDS = ("tensorflow", "jax", "torch")
-RESULT_PREFIX = "RESULT "
 
 
-def random_batch(batch_size, image_size, num_modalities=4, seed=0):
-    """A batch `(inputs, y)` of random images, one target per example, the rest available."""
+def random_batch(batch_size, image_size, num_modalities=4, seed=0, context_slices=0):
+    """A batch `(inputs, y)` of random images, one target per example, the rest available.
+
+    With `context_slices` K > 0 the inputs also hold random K-neighbour `context`
+    (`[B, H, W, M, 2K]`, the target's channels zero), as a 2.5-D model takes.
+    """
     rng = np.random.default_rng(seed)
     images = rng.uniform(-1.0, 1.0, (batch_size, image_size, image_size, num_modalities)).astype("float32")
     target = np.eye(num_modalities, dtype="float32")[np.arange(batch_size) % num_modalities]
     y = np.sum(images * target[:, None, None, :], axis=-1, keepdims=True)
     inputs = {"images": images * (1.0 - target)[:, None, None, :], "available": 1.0 - target, "target": target}
+    if context_slices:
+        shape = (batch_size, image_size, image_size, num_modalities, 2 * context_slices)
+        context = rng.uniform(-1.0, 1.0, shape).astype("float32")
+        inputs["context"] = context * (1.0 - target)[:, None, None, :, None]
     return inputs, y
 
 
@@ -75,25 +79,12 @@ def measure(name, image_size, base_filters, res_blocks, batch_size, steps, warmu
 def run_backend(backend, config, steps, warmup):
     """Runs `measure` under `backend` in a fresh process; returns its dict."""
     _, size, filters, blocks, batch = config
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.backend_throughput",
-        "--worker",
-        "--configs",
-        f"{size}:{filters}:{blocks}:{batch}",
-        "--steps",
-        str(steps),
-        "--warmup",
-        str(warmup),
-    ]
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    completed = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"{backend} run failed:\n{completed.stderr[-3000:]}")
-    return json.loads(lines[-1][len(RESULT_PREFIX) :])
+    args = ["--worker", "--configs", f"{size}:{filters}:{blocks}:{batch}"]
+    args += ["--steps", str(steps), "--warmup", str(warmup)]
+    result = worker.run("benchmarks.backend_throughput", args, env={"KERAS_BACKEND": backend})
+    if "error" in result:
+        raise RuntimeError(f"{backend} run failed:\n{result['stderr']}")
+    return result
 
 
 def parse_args(argv):
@@ -110,7 +101,7 @@ def main(argv=None):
     """Prints examples/s per backend and configuration, and the ratio to TensorFlow."""
     args = parse_args(argv)
     if args.worker:
-        print(RESULT_PREFIX + json.dumps(measure(*args.configs[0], args.steps, args.warmup)), flush=True)
+        worker.report(measure(*args.configs[0], args.steps, args.warmup))
         return
     print(
         f"{'size':>4} {'F':>3} {'blocks':>6} {'batch':>5} {'backend':>10} {'jit':>5} {'s/step':>7} "

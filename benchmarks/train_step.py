@@ -45,15 +45,12 @@ python -m benchmarks.train_step --configs default --options base jit=true spe=8 
 """
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import time
 
+from benchmarks import worker
 from benchmarks.model_configs import model_options, parse_config
 
-RESULT_PREFIX = "RESULT "
 OPTION_KEYS = {
     "jit": "false",
     "spe": "1",
@@ -189,30 +186,11 @@ def step_seconds(image_size, base_filters, res_blocks, batch_size, replicas=1, s
 
 
 def run_worker(config, options, steps, warmup, env=None):
-    """Runs `measure` in a fresh process; returns its dict."""
+    """Runs `measure` in a fresh process; returns its dict (`{"error": ...}` when it failed)."""
     _, size, filters, blocks, batch = config
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.train_step",
-        "--worker",
-        "--configs",
-        f"{size}:{filters}:{blocks}:{batch}",
-        "--options",
-        ",".join(f"{k}={v}" for k, v in options.items()),
-        "--steps",
-        str(steps),
-        "--warmup",
-        str(warmup),
-    ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    completed = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if completed.returncode != 0 or not lines:
-        errors = [line for line in completed.stderr.splitlines() if "Error" in line]
-        return {"error": (errors or ["no result"])[-1][:200]}
-    return json.loads(lines[-1][len(RESULT_PREFIX) :])
+    args = ["--worker", "--configs", f"{size}:{filters}:{blocks}:{batch}"]
+    args += ["--options", ",".join(f"{k}={v}" for k, v in options.items()), "--steps", str(steps)]
+    return worker.run("benchmarks.train_step", args + ["--warmup", str(warmup)], env=env)
 
 
 def parse_args(argv):
@@ -236,8 +214,7 @@ def main(argv=None):
     """Prints step time, examples/s, GFLOP/s, fraction of the conv ceiling and peak RSS."""
     args = parse_args(argv)
     if args.worker:
-        result = measure(*args.configs[0], args.options[0], args.steps, args.warmup)
-        print(RESULT_PREFIX + json.dumps(result), flush=True)
+        worker.report(measure(*args.configs[0], args.options[0], args.steps, args.warmup))
         return
     print(
         f"{'config':>8} {'px':>4} {'F':>3} {'blk':>3} {'batch':>5} {'options':<24} {'s/step':>7} {'ex/s':>7} "

@@ -28,16 +28,12 @@ python -m benchmarks.variant_costs --rows k1_64 2d_64_planes --steps 3
 """
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 
-import numpy as np
+from benchmarks import worker
 
-RESULT_PREFIX = "RESULT "
 BATCH_SIZE = 8
 
 TRAIN_ROWS = {
@@ -68,26 +64,12 @@ def _rss_gib(field="VmRSS"):
     return float("nan")
 
 
-def random_inputs(batch_size, size, context_slices, seed=0):
-    """`(inputs, y)` of random images at `size` px with one target per example (and K-neighbour context)."""
-    rng = np.random.default_rng(seed)
-    m = 4
-    images = rng.uniform(-1.0, 1.0, (batch_size, size, size, m)).astype("float32")
-    target = np.eye(m, dtype="float32")[np.arange(batch_size) % m]
-    available = 1.0 - target
-    y = np.sum(images * target[:, None, None, :], axis=-1, keepdims=True)
-    inputs = {"images": images * available[:, None, None, :], "available": available, "target": target}
-    if context_slices:
-        context = rng.uniform(-1.0, 1.0, (batch_size, size, size, m, 2 * context_slices)).astype("float32")
-        inputs["context"] = context * available[:, None, None, :, None]
-    return inputs, y
-
-
 def measure_training(row, steps):
     """Median seconds per training step and memory of one `TRAIN_ROWS` row, in this process."""
     import keras
     import tensorflow as tf
 
+    from benchmarks.backend_throughput import random_batch
     from benchmarks.train_step import _ExecutionTimer
     from magan_keras import MAGAN
     from magan_keras.models.presets import DEFAULT
@@ -98,7 +80,8 @@ def measure_training(row, steps):
     baseline = _rss_gib()
     model = MAGAN(**{**DEFAULT, **options})
     model.compile()
-    batch = random_inputs(BATCH_SIZE, crop or options["image_size"], options.get("context_slices", 0))
+    size = crop or options["image_size"]
+    batch = random_batch(BATCH_SIZE, size, context_slices=options.get("context_slices", 0))
     dataset = tf.data.Dataset.from_tensors(batch).repeat()
     model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)
     timer = _ExecutionTimer()
@@ -141,15 +124,7 @@ def measure_synthesis(row):
 
 def run_worker(kind, row, steps):
     """Runs one row in a fresh process; returns its dict (or `{"error": ...}`)."""
-    command = [sys.executable, "-m", "benchmarks.variant_costs", "--worker", kind, "--rows", row, "--steps", str(steps)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    completed = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if completed.returncode != 0 or not lines:
-        errors = [line for line in completed.stderr.splitlines() if "Error" in line]
-        return {"error": (errors or ["no result"])[-1][:200]}
-    return json.loads(lines[-1][len(RESULT_PREFIX) :])
+    return worker.run("benchmarks.variant_costs", ["--worker", kind, "--rows", row, "--steps", str(steps)])
 
 
 def parse_args(argv):
@@ -172,7 +147,7 @@ def main(argv=None):
     if args.worker:
         row = args.rows[0]
         result = measure_training(row, args.steps) if args.worker == "train" else measure_synthesis(row)
-        print(RESULT_PREFIX + json.dumps(result), flush=True)
+        worker.report(result)
         return 0
     for kind, rows, unit in (("train", TRAIN_ROWS, "s/step"), ("synthesis", SYNTHESIS_ROWS, "s/volume")):
         chosen = [row for row in args.rows if row in rows]
