@@ -59,14 +59,15 @@ TITLES = {
 }
 
 
-def variant_config(base, variant, seed, output_dir):
+def variant_config(base, variant, seed, output_dir, options=None):
     """The `TrainConfig` of one run: the base config, the variant's switches, the seed.
 
     Args:
         base: `TrainConfig` every run starts from.
-        variant: str. A key of `VARIANTS`.
+        variant: str. A key of `options`.
         seed: int.
         output_dir: str. The study's folder; the run goes to `output_dir/variant/seedN`.
+        options: dict variant -> `TrainConfig` fields, or None for this study's `VARIANTS`.
 
     Example:
     >>> from magan_keras.training.config import TrainConfig
@@ -75,18 +76,21 @@ def variant_config(base, variant, seed, output_dir):
     >>> config.sr_supervision, config.seed, config.output_dir
     (False, 1, 'runs/ablation/no_sr/seed1')
     """
-    return base.replace(**VARIANTS[variant], seed=seed, output_dir=os.path.join(output_dir, variant, f"seed{seed}"))
+    options = VARIANTS if options is None else options
+    return base.replace(**options[variant], seed=seed, output_dir=os.path.join(output_dir, variant, f"seed{seed}"))
 
 
-def run_study(base, variants, seeds, output_dir, verbose=2):
+def run_study(base, variants, seeds, output_dir, verbose=2, options=None):
     """Trains (or reuses) every variant x seed; returns `{(variant, seed): run folder}`.
 
     Args:
         base: `TrainConfig` every run starts from.
-        variants: list of `VARIANTS` keys.
+        variants: list of keys of `options`.
         seeds: list of int.
         output_dir: str. The study's folder.
         verbose: Keras `fit` verbosity of each run.
+        options: dict variant -> `TrainConfig` fields, or None for this study's `VARIANTS`
+            (`studies.through_plane` passes its own).
 
     Example (trains; see `python -m studies.ablation`):
 
@@ -106,7 +110,7 @@ def run_study(base, variants, seeds, output_dir, verbose=2):
 
     plan = []  # (variant, seed, config, folder, finished), all checked before the first run trains
     for variant, seed in ((v, s) for v in variants for s in seeds):
-        config = variant_config(base, variant, seed, output_dir)
+        config = variant_config(base, variant, seed, output_dir, options)
         folder = os.path.abspath(config.output_dir)
         finished = os.path.exists(os.path.join(folder, FINISHED_FILE))
         if finished:

@@ -66,3 +66,30 @@ def print_outputs(paths):
         print(f.read())
     for name, path in paths.items():
         print(f"  {name}: {path}")
+
+
+def replace_section(text, section, start, end) -> str:
+    """`text` with the part between the marker lines `start` and `end` replaced (appended when absent).
+
+    A study rewrites its own section of a results page and leaves the rest (hand-written
+    discussion included) as it is.
+
+    Args:
+        text: str. The page.
+        section: str. The new section (without markers).
+        start, end: str. The markers.
+
+    Example:
+    >>> from studies.outputs import replace_section
+    >>> page = replace_section("# page\\n", "new", "<!-- a -->", "<!-- b -->")
+    >>> page
+    '# page\\n\\n<!-- a -->\\nnew\\n<!-- b -->\\n'
+    >>> replace_section(page + "kept\\n", "newer", "<!-- a -->", "<!-- b -->").splitlines()[3:]
+    ['newer', '<!-- b -->', 'kept']
+    """
+    block = f"{start}\n{section.strip()}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        _, after = rest.split(end, 1)
+        return before + block + after
+    return text.rstrip("\n") + "\n\n" + block + "\n"

@@ -18,8 +18,18 @@ size-free modal attention, at the study's size) and `full_res_crop` (`image_size
 canvas at 1 mm, trained on random 128 px crops with the pooled attention: the same pixels per step
 as a 128 px model, no 2x resampling), `paper_lr` (`learning_rate=2e-4`, the paper's) and
 `no_attention_losses` (`alpha=beta=0`: no intra- or inter-modal attention loss) and `context_1`
-(`context_slices=1`: 2.5-D, one neighbour on each side). The default always runs (added when not
-named): the tables and figures are the default's, and each other variant is read against it.
+(`context_slices=1`: 2.5-D, one neighbour on each side), `context_2` (two on each side) and
+`planes` (`planes="axial,coronal,sagittal"`: one model trained on slices of all three
+orientations). The default always runs (added when not named): the tables and figures are the
+default's, and each other variant is read against it.
+
+Through the volume (`THROUGH_PLANE_VARIANTS`: the default, the 2.5-D and the three-plane models):
+each such fold is also synthesised axially and fused over the three planes
+(`evaluate_model(planes=...)`, as `evaluate --planes` does) and scored by the brain and challenge
+SSIMs, slice SSIM per orientation and the roughness along z and in-plane
+(`magan_keras.evaluation.through_plane`); kept in `real_loso_through_plane.json` and
+`real_loso_through_plane_cuts.npz` (FLAIR coronal and sagittal cuts) beside the fold's run, and
+computed for finished runs of an earlier session too.
 
 Finished runs are reused, so an interrupted study resumes; a finished run whose saved
 configuration differs from the one asked for is refused before anything trains (the error names
@@ -48,6 +58,7 @@ import numpy as np
 
 from magan_keras import atomic
 from magan_keras.modalities import BRATS_MODALITIES
+from studies import volume_tables
 
 VARIANTS = {
     "default": {},
@@ -59,6 +70,8 @@ VARIANTS = {
     "paper_lr": {"learning_rate": 2e-4},
     "no_attention_losses": {"alpha": 0.0, "beta": 0.0},
     "context_1": {"context_slices": 1},
+    "context_2": {"context_slices": 2},
+    "planes": {"planes": "axial,coronal,sagittal"},
 }
 METHODS = ("magan", "best_single", "linear")
 METRICS = ("challenge_ssim_non_tumour", "brain_ssim", "brain_psnr", "brain_mae", "slice_ssim", "slice_psnr")
@@ -72,6 +85,11 @@ TITLES = {
 }
 RESULT_FILE = "real_loso.json"
 CUTS_FILE = "real_loso_cuts.npz"
+THROUGH_PLANE_VARIANTS = ("default", "context_1", "context_2", "planes")
+FUSIONS = volume_tables.FUSIONS
+THROUGH_PLANE_FILE = "real_loso_through_plane.json"
+THROUGH_PLANE_CUTS = "real_loso_through_plane_cuts.npz"
+THROUGH_PLANE_CUT_TARGET = "flair"
 SECTION_START = "<!-- studies.real_loso: start -->"
 SECTION_END = "<!-- studies.real_loso: end -->"
 
@@ -260,6 +278,73 @@ def score_fold(config, folder, data_dir, held_out, subject_folder, train_ids):
     return {"rows": rows, "uncertainty": uncertainty, "seconds_scoring": time.perf_counter() - start}
 
 
+def through_plane_scores() -> tuple:
+    """The scores of the through-plane table: brain and challenge SSIM, then `through_plane`'s.
+
+    Example:
+    >>> from studies.real_loso import through_plane_scores
+    >>> through_plane_scores()[:2], through_plane_scores()[-1]
+    (('brain_ssim', 'challenge_ssim_non_tumour'), 'roughness_inplane')
+    """
+    from magan_keras.evaluation.through_plane import THROUGH_PLANE_METRICS
+
+    return ("brain_ssim", "challenge_ssim_non_tumour") + tuple(THROUGH_PLANE_METRICS)
+
+
+def score_through_plane(config, folder, data_dir, held_out, cut_target=THROUGH_PLANE_CUT_TARGET):
+    """Scores a finished fold synthesised axially and fused over three planes; writes cuts of `cut_target`.
+
+    Each of `FUSIONS` runs `evaluate_model(planes=...)` on the held-out subject (the model only:
+    the baselines synthesise voxel by voxel, with no slice axis), so the scores are the ones
+    `evaluate --planes` reports.
+
+    Args:
+        config: the fold's `TrainConfig`.
+        folder: str. The finished run folder (`real_loso_through_plane_cuts.npz` is written there).
+        data_dir: str. The subjects' folder.
+        held_out: str. The test subject.
+        cut_target: str. The contrast whose coronal and sagittal cuts are kept.
+
+    Returns:
+        dict: `rows` (per fusion and target, `through_plane_scores()`) and `seconds` (per fusion:
+        synthesis and scoring of the four targets).
+    """
+    from magan_keras.evaluation.evaluate import evaluate_model, model_prediction
+    from magan_keras.evaluation.subjects import subjects_from_folder
+    from magan_keras.inference.generator import load_generator, to_unit_scale
+
+    generator = load_generator(os.path.join(folder, "model.keras"))
+    rows, seconds = [], {}
+    for fusion, planes in FUSIONS.items():
+        start = time.perf_counter()
+        results = evaluate_model(
+            generator, data_dir, batch_size=config.batch_size, subject_ids=[held_out], input_checks=False, planes=planes
+        )
+        seconds[fusion] = time.perf_counter() - start
+        rows += [
+            {"fusion": fusion, "target": r["target"], **{m: float(r[m]) for m in through_plane_scores()}}
+            for r in results.rows
+            if r["subject_id"] == held_out and r["method"] == "magan"
+        ]
+    (subject,) = subjects_from_folder(data_dir, input_checks=False, subject_ids=[held_out])
+    t = list(generator.modalities).index(cut_target)
+    available = np.ones(len(generator.modalities), np.float32)
+    available[t] = 0.0
+    centre = tuple(int(v) for v in np.round(np.argwhere(subject.brain_mask).mean(axis=0)))
+    truth = to_unit_scale(subject.images[..., t], subject.brain_mask)
+    cuts = {}
+    for fusion, planes in FUSIONS.items():
+        synthesis = to_unit_scale(
+            model_prediction(generator, subject, available, t, batch_size=config.batch_size, planes=planes),
+            subject.brain_mask,
+        )
+        for name, volume in (("truth", truth), (fusion, synthesis), (f"{fusion}_error", np.abs(synthesis - truth))):
+            _, coronal, sagittal = _cuts(volume, centre)
+            cuts[f"{name}/coronal"], cuts[f"{name}/sagittal"] = coronal.astype(np.float16), sagittal.astype(np.float16)
+    np.savez_compressed(os.path.join(folder, THROUGH_PLANE_CUTS), **cuts)
+    return {"rows": rows, "seconds": seconds, "cut_target": cut_target}
+
+
 def run_study(base, variants, data_dir, output_dir, tfds_data_dir=None, verbose=2):
     """Trains (or reuses) and scores every variant x fold; returns `{(variant, held_out): fold result}`.
 
@@ -314,14 +399,16 @@ def run_study(base, variants, data_dir, output_dir, tfds_data_dir=None, verbose=
         )
         atomic.write_json(result_path, result)
         results[(variant, held)] = result
+    for index, (variant, held, config, folder, _) in enumerate(plan):
+        if variant not in THROUGH_PLANE_VARIANTS:
+            continue
+        path = os.path.join(folder, THROUGH_PLANE_FILE)
+        if not (os.path.isfile(path) and os.path.isfile(os.path.join(folder, THROUGH_PLANE_CUTS))):
+            print(f"[{index + 1}/{len(plan)}] {variant} held out {held}: scoring through the volume", flush=True)
+            atomic.write_json(path, score_through_plane(config, folder, data_dir, held))
+        with open(path) as f:
+            results[(variant, held)]["through_plane"] = json.load(f)
     return results
-
-
-def _mean_std(values):
-    values = [v for v in values if np.isfinite(v)]
-    if not values:
-        return float("nan"), float("nan"), 0
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values)
 
 
 def aggregate(results, variant="default"):
@@ -347,7 +434,7 @@ def aggregate(results, variant="default"):
             for metric in METRICS:
                 if metric in row:
                     values.setdefault((row["target"], row["method"]), {}).setdefault(metric, []).append(row[metric])
-    return {key: {m: _mean_std(v) for m, v in metrics.items()} for key, metrics in values.items()}
+    return {key: {m: volume_tables.mean_std(v) for m, v in metrics.items()} for key, metrics in values.items()}
 
 
 def margins(results, variant="default", metric="brain_ssim"):
@@ -385,7 +472,7 @@ def margins(results, variant="default", metric="brain_ssim"):
             margin = best - by[(target, "magan")] if lower_better else by[(target, "magan")] - best
             out.setdefault(target, {"folds": {}})["folds"][held] = float(margin)
     for entry in out.values():
-        entry["mean"], entry["std"], _ = _mean_std(list(entry["folds"].values()))
+        entry["mean"], entry["std"], _ = volume_tables.mean_std(list(entry["folds"].values()))
     return out
 
 
@@ -514,7 +601,7 @@ def paired_differences(results, variant, metrics=("brain_ssim", "brain_psnr", "s
             continue
         cells = []
         for m in metrics:
-            mean, std, _ = _mean_std(differences[m])
+            mean, std, _ = volume_tables.mean_std(differences[m])
             digits = 2 if "psnr" in m else 4 if "mae" in m else 3
             cells.append(f"{mean:+.{digits}f} ± {std:.{digits}f}")
         count = len(differences[metrics[0]])
@@ -630,8 +717,69 @@ def uncertainty_figure(fold_cuts, path):
     return atomic.save_figure(fig, path, dpi=80)
 
 
+def _through_plane_values(results):
+    """`{(variant, fusion, target): {held_out: row}}` of the folds scored through the volume."""
+    values = {}
+    for (variant, held), result in results.items():
+        for row in result.get("through_plane", {}).get("rows", []):
+            values.setdefault((variant, row["fusion"], row["target"]), {})[held] = row
+    return values
+
+
+def _through_plane_seconds(results):
+    """`{(variant, fusion): [seconds per fold]}` of the folds scored through the volume."""
+    seconds = {}
+    for (variant, _), result in results.items():
+        for fusion, value in result.get("through_plane", {}).get("seconds", {}).items():
+            seconds.setdefault((variant, fusion), []).append(value)
+    return seconds
+
+
+def through_plane_figure(variant_cuts, subject_id, path, target=THROUGH_PLANE_CUT_TARGET):
+    """Coronal and sagittal cuts of one held-out subject: truth, each variant and fusion, and its |error|; a PNG.
+
+    Args:
+        variant_cuts: dict variant -> the arrays of that variant's `real_loso_through_plane_cuts.npz`
+            for this fold (column order; the truth is taken from the first).
+        subject_id: str (the title).
+        path: str. The PNG.
+        target: str. The contrast the cuts are of (the title).
+    """
+    from matplotlib.figure import Figure
+
+    columns = [(v, f) for v in variant_cuts for f in FUSIONS if f"{f}/coronal" in variant_cuts[v]]
+    first = variant_cuts[next(iter(variant_cuts))]
+    fig = Figure(figsize=(1.7 * (len(columns) + 1), 7.2))
+    axes = fig.subplots(4, len(columns) + 1, squeeze=False)
+    for p, plane in enumerate(("coronal", "sagittal")):
+        for kind in (0, 1):
+            ax = axes[2 * p + kind, 0]
+            if kind == 0:
+                ax.imshow(np.asarray(first[f"truth/{plane}"], np.float32), cmap="gray", vmin=0.0, vmax=1.0)
+                ax.set_title(f"{plane} truth", fontsize=6)
+            ax.axis("off")
+            for c, (variant, fusion) in enumerate(columns):
+                ax = axes[2 * p + kind, c + 1]
+                name = fusion if kind == 0 else f"{fusion}_error"
+                ax.imshow(
+                    np.asarray(variant_cuts[variant][f"{name}/{plane}"], np.float32),
+                    cmap="gray" if kind == 0 else "magma",
+                    vmin=0.0,
+                    vmax=1.0 if kind == 0 else 0.3,
+                )
+                ax.set_title(f"{plane} {variant} {fusion}{' |error|' if kind else ''}", fontsize=6)
+                ax.axis("off")
+    fig.suptitle(
+        f"{subject_id} held out, {target}: coronal and sagittal cuts, truth, each model synthesised axially "
+        "and fused over 3 planes, |error| (0-0.3)",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    return atomic.save_figure(fig, path, dpi=100)
+
+
 def replace_section(text, section) -> str:
-    """`text` with the part between `SECTION_START` and `SECTION_END` replaced (appended when absent).
+    """`text` with the part between `SECTION_START` and `SECTION_END` replaced (`studies.outputs.replace_section`).
 
     Example:
     >>> from studies.real_loso import SECTION_END, SECTION_START, replace_section
@@ -639,12 +787,9 @@ def replace_section(text, section) -> str:
     >>> replace_section(page, "newer").count("newer"), SECTION_START in page
     (1, True)
     """
-    block = f"{SECTION_START}\n{section.strip()}\n{SECTION_END}"
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        _, after = rest.split(SECTION_END, 1)
-        return before + block + after
-    return text.rstrip("\n") + "\n\n" + block + "\n"
+    from studies.outputs import replace_section as replace
+
+    return replace(text, section, SECTION_START, SECTION_END)
 
 
 def section_markdown(results, variants, base, command, figures) -> str:
@@ -694,6 +839,25 @@ def section_markdown(results, variants, base, command, figures) -> str:
         for variant in variants[1:]:
             lines += paired_differences(results, variant)[0 if variant == variants[1] else 2 :]
         lines.append("")
+    through = [v for v in variants if any("through_plane" in r for (name, _), r in results.items() if name == v)]
+    if through:
+        lines += [
+            "Through the volume: each model synthesised along the axial slices and fused over the axial, "
+            "coronal and sagittal planes (`evaluate --planes axial,coronal,sagittal`), the model only. "
+            "Slice SSIM per orientation inside the brain and the roughness (mean absolute second "
+            "difference of the synthesis over that of the truth, inside the brain; stripes between "
+            "axial slices show as roughness z above roughness in-plane). The time is synthesis and "
+            "scoring of the four targets on the loaded 2-core CPU: read it as a ratio.",
+            "",
+            *volume_tables.score_table(
+                _through_plane_values(results), through, through_plane_scores(), _through_plane_seconds(results)
+            ),
+            "",
+            "Minus the default model's axial synthesis on the same fold (mean ± std over folds):",
+            "",
+            *volume_tables.paired_table(_through_plane_values(results), through, ("default", "axial")),
+            "",
+        ]
     lines += [f"![{os.path.basename(f)}]({f})" for f in figures]
     return "\n".join(lines)
 
@@ -755,6 +919,15 @@ def main(argv=None):
                     variant_cuts[variant] = {k: data[k] for k in data.files}
             path = os.path.join(figure_dir, f"real_loso_variants_{held}.png")
             figures.append(str(variant_figure(variant_cuts, held, path)))
+    through = [v for v in args.variants if v in THROUGH_PLANE_VARIANTS]
+    for held in sorted(fold_cuts):
+        if len(through) > 0:
+            variant_cuts = {}
+            for variant in through:
+                with np.load(os.path.join(results[(variant, held)]["folder"], THROUGH_PLANE_CUTS)) as data:
+                    variant_cuts[variant] = {k: data[k] for k in data.files}
+            path = os.path.join(figure_dir, f"real_loso_through_plane_{held}.png")
+            figures.append(str(through_plane_figure(variant_cuts, held, path)))
     figures.append(str(uncertainty_figure(fold_cuts, os.path.join(figure_dir, "real_loso_uncertainty.png"))))
     summary = uncertainty_summary(results, "default")
     atomic.write_json(os.path.join(args.output_dir, "uncertainty_summary.json"), summary)

@@ -14,6 +14,8 @@ MODULES = (
     "studies.input_checks",
     "studies.uncertainty",
     "studies.real_loso",
+    "studies.volume_tables",
+    "studies.through_plane",
 )
 
 

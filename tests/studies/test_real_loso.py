@@ -122,3 +122,58 @@ def test_the_variant_figure_shows_the_truth_then_each_variant(tmp_path):
     with pytest.raises(KeyError):
         real_loso.variant_figure({"default": {}}, "s1", str(tmp_path / "w.png"))
     assert not (tmp_path / "w.png").exists()
+
+
+def test_a_fold_is_scored_axially_and_fused_through_the_volume(tmp_path):
+    import numpy as np
+
+    from magan_keras import MultiBranchGenerator
+    from tfds_brats.brats.make_dummy_data import write_fake_subject
+
+    data = tmp_path / "data"
+    for k in range(2):
+        subject = f"BraTS-GLI-{k:05d}-000"
+        write_fake_subject(data / subject, subject, naming="brats2023", seed=k, shape=(20, 20, 10))
+    run = tmp_path / "run"
+    run.mkdir()
+    generator = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1, preprocessing={"canvas_size": 24})
+    generator.build_on_zeros()
+    generator.save(run / "model.keras")
+    config = TrainConfig(data_dir=str(data), image_size=16, batch_size=4)
+    scored = real_loso.score_through_plane(config, str(run), str(data), "BraTS-GLI-00001-000")
+    rows = {(r["fusion"], r["target"]): r for r in scored["rows"]}
+    assert sorted(rows) == sorted((f, t) for f in real_loso.FUSIONS for t in ("t1", "t1ce", "t2", "flair"))
+    for row in rows.values():
+        assert set(real_loso.through_plane_scores()) <= set(row)
+        assert all(np.isfinite(row[m]) for m in real_loso.through_plane_scores())
+    # The fused synthesis is a different volume from the axial one: its scores differ.
+    assert rows[("fused", "flair")]["roughness_z"] != rows[("axial", "flair")]["roughness_z"]
+    assert set(scored["seconds"]) == set(real_loso.FUSIONS)
+    with np.load(run / real_loso.THROUGH_PLANE_CUTS) as cuts:
+        names = set(cuts.files)
+        assert cuts["truth/coronal"].shape == (10, 20) and cuts["fused/sagittal"].shape == (10, 20)
+    assert names == {
+        f"{n}/{p}" for n in ("truth", "axial", "axial_error", "fused", "fused_error") for p in ("coronal", "sagittal")
+    }
+
+
+def test_the_through_plane_figure_shows_truth_then_each_fusion_and_its_error(tmp_path):
+    import numpy as np
+    from matplotlib.image import imread
+
+    def cuts(axial, fused):
+        arrays = {}
+        for plane in ("coronal", "sagittal"):
+            arrays[f"truth/{plane}"] = np.full((24, 24), 1.0, np.float16)
+            arrays[f"axial/{plane}"] = np.full((24, 24), axial, np.float16)
+            arrays[f"fused/{plane}"] = np.full((24, 24), fused, np.float16)
+            arrays[f"axial_error/{plane}"] = np.full((24, 24), abs(1.0 - axial), np.float16)
+            arrays[f"fused_error/{plane}"] = np.full((24, 24), abs(1.0 - fused), np.float16)
+        return arrays
+
+    path = real_loso.through_plane_figure({"default": cuts(0.0, 0.5)}, "s1", str(tmp_path / "t.png"))
+    grey = imread(path)[..., :3].mean(axis=-1)
+    top = np.array_split(np.array_split(grey, 4, axis=0)[0], 3, axis=1)  # coronal: truth, axial, fused
+    assert float((top[0] > 0.95).mean()) > 0.2 and float((top[0] < 0.05).mean()) < 0.01
+    assert float((top[1] < 0.05).mean()) > 0.2
+    assert float((np.abs(top[2] - 0.5) < 0.05).mean()) > 0.2 and float((top[2] < 0.05).mean()) < 0.01
