@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import sys
+import time
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def variant_config(base, variant, seed, output_dir, options=None):
     return base.replace(**options[variant], seed=seed, output_dir=os.path.join(output_dir, variant, f"seed{seed}"))
 
 
-def run_study(base, variants, seeds, output_dir, verbose=2, options=None):
+def run_study(base, variants, seeds, output_dir, verbose=2, options=None, timings=None):
     """Trains (or reuses) every variant x seed; returns `{(variant, seed): run folder}`.
 
     Args:
@@ -91,6 +92,8 @@ def run_study(base, variants, seeds, output_dir, verbose=2, options=None):
         verbose: Keras `fit` verbosity of each run.
         options: dict variant -> `TrainConfig` fields, or None for this study's `VARIANTS`
             (`studies.through_plane` passes its own).
+        timings: dict or None. When given, filled with `(variant, seed)` -> training seconds of
+            each run trained by this call (reused runs are left out).
 
     Example (trains; see `python -m studies.ablation`):
 
@@ -128,7 +131,10 @@ def run_study(base, variants, seeds, output_dir, verbose=2, options=None):
             print(f"[{index + 1}/{len(plan)}] {variant} seed {seed}: finished earlier, reused", flush=True)
         else:
             print(f"[{index + 1}/{len(plan)}] {variant} seed {seed}: training", flush=True)
+            start = time.perf_counter()
             train(config, verbose=verbose)
+            if timings is not None:
+                timings[(variant, seed)] = time.perf_counter() - start
         folders[(variant, seed)] = folder
     return folders
 

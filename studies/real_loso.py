@@ -309,24 +309,24 @@ def score_through_plane(config, folder, data_dir, held_out, cut_target=THROUGH_P
         dict: `rows` (per fusion and target, `through_plane_scores()`) and `seconds` (per fusion:
         synthesis and scoring of the four targets).
     """
-    from magan_keras.evaluation.evaluate import evaluate_model, model_prediction
+    from magan_keras.evaluation.evaluate import evaluate_model, model_prediction, model_preprocessing
     from magan_keras.evaluation.subjects import subjects_from_folder
     from magan_keras.inference.generator import load_generator, to_unit_scale
 
     generator = load_generator(os.path.join(folder, "model.keras"))
+    # Read once (as `evaluate_model` reads a folder): both fusions and the cuts use the same volumes.
+    fraction = model_preprocessing(generator).min_brain_fraction
+    (subject,) = subjects_from_folder(data_dir, None, fraction, input_checks=False, subject_ids=[held_out])
     rows, seconds = [], {}
     for fusion, planes in FUSIONS.items():
         start = time.perf_counter()
-        results = evaluate_model(
-            generator, data_dir, batch_size=config.batch_size, subject_ids=[held_out], input_checks=False, planes=planes
-        )
+        results = evaluate_model(generator, [subject], batch_size=config.batch_size, planes=planes)
         seconds[fusion] = time.perf_counter() - start
         rows += [
             {"fusion": fusion, "target": r["target"], **{m: float(r[m]) for m in through_plane_scores()}}
             for r in results.rows
             if r["subject_id"] == held_out and r["method"] == "magan"
         ]
-    (subject,) = subjects_from_folder(data_dir, input_checks=False, subject_ids=[held_out])
     t = list(generator.modalities).index(cut_target)
     available = np.ones(len(generator.modalities), np.float32)
     available[t] = 0.0

@@ -161,7 +161,7 @@ def main(argv=None):
     """
     from magan_keras.cli.train import add_config_options, config_from_args
     from magan_keras.training.config import TrainConfig
-    from magan_keras.training.run import FINISHED_FILE, RunFolderError
+    from magan_keras.training.run import RunFolderError
     from studies.ablation import run_study, variant_config
     from studies.outputs import replace_section
 
@@ -186,16 +186,8 @@ def main(argv=None):
     output_dir = base.output_dir
     start = time.perf_counter()
     train_seconds = {}
-    try:
-        folders = {}
-        for variant in variants:  # one variant at a time, so its training time is its own
-            for seed in study["seeds"]:
-                config = variant_config(base, variant, seed, output_dir, VARIANTS)
-                reused = os.path.exists(os.path.join(config.output_dir, FINISHED_FILE))
-                begun = time.perf_counter()
-                folders.update(run_study(base, [variant], [seed], output_dir, options=VARIANTS))
-                if not reused:
-                    train_seconds[(variant, seed)] = time.perf_counter() - begun
+    try:  # every run is checked before the first one trains
+        folders = run_study(base, variants, study["seeds"], output_dir, options=VARIANTS, timings=train_seconds)
     except RunFolderError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
