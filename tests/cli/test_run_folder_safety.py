@@ -272,6 +272,7 @@ def metrics_epochs(out):
     return [line.split(",")[0] for line in (out / "metrics.csv").read_text().strip().splitlines()[1:]]
 
 
+@pytest.mark.slow
 def test_interruption_after_fit_redoes_only_the_final_steps(tmp_path, tfds_dir, monkeypatch):
     out = tmp_path / "run"
     config = TrainConfig(**TINY, epochs=2, steps_per_epoch=2, output_dir=str(out), tfds_data_dir=tfds_dir)
@@ -287,6 +288,7 @@ def test_interruption_after_fit_redoes_only_the_final_steps(tmp_path, tfds_dir, 
     assert os.path.isfile(result.report_path) and (out / "test_metrics.json").is_file()
 
 
+@pytest.mark.slow
 def test_interruption_during_the_final_model_save_does_not_train_again(tmp_path, tfds_dir, monkeypatch):
     from magan_keras import atomic
 
@@ -303,6 +305,7 @@ def test_interruption_during_the_final_model_save_does_not_train_again(tmp_path,
     assert (out / "model.keras").is_file() and (out / "report.md").is_file()
 
 
+@pytest.mark.slow
 def test_interruption_while_last_keras_is_written_leaves_no_stale_checkpoint(tmp_path, tfds_dir, monkeypatch):
     from magan_keras.training import callbacks
 

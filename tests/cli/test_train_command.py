@@ -104,6 +104,7 @@ def test_every_config_field_has_an_option():
     assert set(TrainConfig.field_names()) <= options
 
 
+@pytest.mark.slow
 def test_end_to_end_writes_every_artefact_and_refuses_to_overwrite(tmp_path, tfds_dir, capsys):
     out = tmp_path / "run"
     argv = [*TINY, "--epochs", "2", "--steps-per-epoch", "3", "--output-dir", str(out), "--tfds-data-dir", tfds_dir]
@@ -171,7 +172,7 @@ def test_killed_run_resumes_from_its_backup_and_ends_at_the_planned_step(tmp_pat
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     first = subprocess.Popen(
-        [*argv, "--sleep-after-epoch", "30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        [*argv, "--pause-after-epoch", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     deadline = time.time() + 300
     seen = []

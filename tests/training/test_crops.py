@@ -27,6 +27,7 @@ def test_crops_need_the_size_free_attention_and_a_valid_size():
     assert TrainConfig().crop_size == 0 and not TrainConfig().pooled_attention  # whole slices, the paper's MA
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_crops_synthesises_whole_slices(tmp_path):
     config = TrainConfig(
         **TINY,

@@ -46,6 +46,7 @@ def resumed(tfds_dir, tmp_path_factory, trials):
     return out, first, second, third
 
 
+@pytest.mark.slow
 def test_two_trials_complete_with_real_scores_inside_the_space(resumed):
     out, _, second, _ = resumed
     assert sorted(second) == ["0", "1"]
@@ -92,6 +93,7 @@ def test_finished_search_saved_as_kerastuners_chief_leaves_it_reruns_nothing(res
     assert trials(out) == second
 
 
+@pytest.mark.slow
 def test_best_config_trains_with_the_training_command(resumed, tmp_path):
     from magan_keras.cli import train
     from magan_keras.training.config import TrainConfig

@@ -1,7 +1,8 @@
 """Runs `python -m magan_keras.train` with the given arguments, for kill-and-resume tests.
 
-An extra option `--sleep-after-epoch S` (consumed here) slows each epoch end so a
-test can kill the process mid-run at a known place.
+Every epoch end prints `finished epoch E at step S`. An extra option `--pause-after-epoch E`
+(consumed here) then waits there for up to ten minutes, so that a test can kill the process
+at a known place without slowing the other epochs.
 """
 
 import sys
@@ -13,14 +14,15 @@ from magan_keras.cli import train
 from magan_keras.training import run
 
 
-class SlowEpochs(keras.callbacks.Callback):
-    def __init__(self, seconds):
+class PausedEpochs(keras.callbacks.Callback):
+    def __init__(self, pause_after):
         super().__init__()
-        self.seconds = seconds
+        self.pause_after = pause_after
 
     def on_epoch_end(self, epoch, logs=None):
         print(f"finished epoch {epoch + 1} at step {int(self.model.optimizer.iterations.numpy())}", flush=True)
-        time.sleep(self.seconds)
+        if epoch + 1 == self.pause_after:
+            time.sleep(600)
 
     def on_train_begin(self, logs=None):
         print(f"starting at step {int(self.model.optimizer.iterations.numpy())}", flush=True)
@@ -28,11 +30,11 @@ class SlowEpochs(keras.callbacks.Callback):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    seconds = 0.0
-    if "--sleep-after-epoch" in argv:
-        index = argv.index("--sleep-after-epoch")
-        seconds = float(argv[index + 1])
+    pause_after = 0
+    if "--pause-after-epoch" in argv:
+        index = argv.index("--pause-after-epoch")
+        pause_after = int(argv[index + 1])
         del argv[index : index + 2]
     original = run.train
-    run.train = lambda config, **kw: original(config, extra_callbacks=[SlowEpochs(seconds)], verbose=0)
+    run.train = lambda config, **kw: original(config, extra_callbacks=[PausedEpochs(pause_after)], verbose=0)
     sys.exit(train.main(argv))
