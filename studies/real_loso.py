@@ -23,7 +23,8 @@ as a 128 px model, no 2x resampling), `paper_lr` (`learning_rate=2e-4`, the pape
 orientations). The default always runs (added when not named): the tables and figures are the
 default's, and each other variant is read against it.
 
-Through the volume (`THROUGH_PLANE_VARIANTS`: the default, the 2.5-D and the three-plane models):
+Through the volume (`THROUGH_PLANE_VARIANTS`: the default, the crop-trained 1 mm model, the 2.5-D and the
+three-plane models):
 each such fold is also synthesised axially and fused over the three planes
 (`evaluate_model(planes=...)`, as `evaluate --planes` does) and scored by the brain and challenge
 SSIMs, slice SSIM per orientation and the roughness along z and in-plane
@@ -85,7 +86,7 @@ TITLES = {
 }
 RESULT_FILE = "real_loso.json"
 CUTS_FILE = "real_loso_cuts.npz"
-THROUGH_PLANE_VARIANTS = ("default", "context_1", "context_2", "planes")
+THROUGH_PLANE_VARIANTS = ("default", "full_res_crop", "context_1", "context_2", "planes")
 FUSIONS = volume_tables.FUSIONS
 THROUGH_PLANE_FILE = "real_loso_through_plane.json"
 THROUGH_PLANE_CUTS = "real_loso_through_plane_cuts.npz"

@@ -13,7 +13,11 @@ std over seeds and each row minus the 2-D model's axial synthesis of the same se
 
 Variants: `2d` (the training default), `context_1` and `context_2` (`context_slices` K = 1, 2:
 2.5-D), `planes` (`planes="axial,coronal,sagittal"`: one model trained on slices of all three
-orientations) and `planes_context_1` (both together).
+orientations), `planes_context_1` (both together) and `per_plane` (one model per orientation:
+the `2d` run for the axial slices, `coronal_only` and `sagittal_only` runs, trained with
+`planes="coronal"` and `"sagittal"`, for theirs; fused only, as `evaluate --planes
+axial,coronal,sagittal --plane-model coronal=... --plane-model sagittal=...` does, and costing
+the three runs' training time).
 
     python -m studies.through_plane --seeds 0 1 2 --variants 2d planes \\
         --output-dir runs/through_plane --results-page docs/results.md
@@ -41,7 +45,11 @@ VARIANTS = {
     "context_2": {"context_slices": 2},
     "planes": {"planes": "axial,coronal,sagittal"},
     "planes_context_1": {"planes": "axial,coronal,sagittal", "context_slices": 1},
+    "coronal_only": {"planes": "coronal"},
+    "sagittal_only": {"planes": "sagittal"},
 }
+PER_PLANE = "per_plane"  # not a run: the 2d run and the two runs below, one model per orientation
+PLANE_RUNS = {"coronal": "coronal_only", "sagittal": "sagittal_only"}
 SCORES = (
     "challenge_ssim_non_tumour",
     "challenge_ssim_tumour",
@@ -57,12 +65,15 @@ SECTION_START = "<!-- studies.through_plane: start -->"
 SECTION_END = "<!-- studies.through_plane: end -->"
 
 
-def score_run(config, folder) -> dict:
+def score_run(config, folder, plane_folders=None) -> dict:
     """Scores a finished run's test subjects synthesised axially and fused over three planes.
 
     Args:
         config: the run's `TrainConfig` (its prepared data is opened, not prepared again).
         folder: str. The finished run folder.
+        plane_folders: dict plane -> finished run folder, or None. When given, each of those
+            planes is synthesised by that run's model (`PlaneModels`), the rest by `folder`'s,
+            and only the fused synthesis is scored.
 
     Returns:
         dict: `scores` (`"fusion/target"` -> {score: mean over the test subjects}) and `seconds`
@@ -70,12 +81,18 @@ def score_run(config, folder) -> dict:
     """
     from magan_keras.evaluation.evaluate import evaluate_model
     from magan_keras.inference.generator import load_generator
+    from magan_keras.inference.planes import PlaneModels
     from magan_keras.training.run import held_out_split, load_splits
 
     generator = load_generator(os.path.join(folder, "model.keras"))
+    fusions = volume_tables.FUSIONS
+    if plane_folders:
+        models = {plane: os.path.join(f, "model.keras") for plane, f in plane_folders.items()}
+        generator = PlaneModels(generator, models)
+        fusions = {"fused": fusions["fused"]}
     split = held_out_split(load_splits(config))
     out = {"scores": {}, "seconds": {}}
-    for fusion, planes in volume_tables.FUSIONS.items():
+    for fusion, planes in fusions.items():
         start = time.perf_counter()
         results = evaluate_model(generator, split, batch_size=config.batch_size, planes=planes)
         out["seconds"][fusion] = time.perf_counter() - start
@@ -85,17 +102,65 @@ def score_run(config, folder) -> dict:
     return out
 
 
-def score_study(folders, configs) -> dict:
-    """Scores every run not scored yet (`through_plane.json` beside it); returns `{(variant, seed): scores}`."""
+def score_study(folders, configs, output_dir=None) -> dict:
+    """Scores every run not scored yet (`through_plane.json` beside it); returns `{(variant, seed): scores}`.
+
+    The `PLANE_RUNS` are not scored alone: where a seed has both and its `2d` run, the three are
+    scored together as `(PER_PLANE, seed)`, kept in `output_dir/per_plane/seed{N}/through_plane.json`.
+    """
     results = {}
-    for index, (key, folder) in enumerate(sorted(folders.items())):
+    alone = {key: folder for key, folder in folders.items() if key[0] not in PLANE_RUNS.values()}
+    for index, (key, folder) in enumerate(sorted(alone.items())):
         path = os.path.join(folder, SCORE_FILE)
         if not os.path.isfile(path):
-            print(f"[{index + 1}/{len(folders)}] {key[0]} seed {key[1]}: scoring through the volume", flush=True)
+            print(f"[{index + 1}/{len(alone)}] {key[0]} seed {key[1]}: scoring through the volume", flush=True)
             atomic.write_json(path, score_run(configs[key], folder))
         with open(path) as f:
             results[key] = json.load(f)
+    for seed in sorted({seed for _, seed in folders}):
+        plane_folders = {plane: folders.get((variant, seed)) for plane, variant in PLANE_RUNS.items()}
+        if ("2d", seed) not in folders or None in plane_folders.values():
+            continue
+        path = os.path.join(output_dir, PER_PLANE, f"seed{seed}", SCORE_FILE)
+        if not os.path.isfile(path):
+            print(f"{PER_PLANE} seed {seed}: scoring the 2d, coronal_only and sagittal_only models fused", flush=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic.write_json(path, score_run(configs[("2d", seed)], folders[("2d", seed)], plane_folders))
+        with open(path) as f:
+            results[(PER_PLANE, seed)] = json.load(f)
     return results
+
+
+def training_variants(variants) -> list:
+    """The runs `variants` need: `per_plane` is the `2d` run and the `PLANE_RUNS`.
+
+    Example:
+    >>> from studies.through_plane import training_variants
+    >>> training_variants(["2d", "per_plane", "planes"])
+    ['2d', 'coronal_only', 'sagittal_only', 'planes']
+    """
+    runs = []
+    for variant in variants:
+        for run in ["2d", *PLANE_RUNS.values()] if variant == PER_PLANE else [variant]:
+            if run not in runs:
+                runs.append(run)
+    return runs
+
+
+def per_plane_seconds(train_seconds) -> dict:
+    """`{(PER_PLANE, seed): seconds}`: the sum of its three runs' training, where all three trained here.
+
+    Example:
+    >>> from studies.through_plane import per_plane_seconds
+    >>> per_plane_seconds({("2d", 0): 300.0, ("coronal_only", 0): 200.0, ("sagittal_only", 0): 250.0, ("2d", 1): 1})
+    {('per_plane', 0): 750.0}
+    """
+    out = {}
+    for seed in sorted({seed for _, seed in train_seconds}):
+        parts = [train_seconds.get((run, seed)) for run in ["2d", *PLANE_RUNS.values()]]
+        if None not in parts:
+            out[(PER_PLANE, seed)] = float(sum(parts))
+    return out
 
 
 def table_values(results):
@@ -122,7 +187,9 @@ def section_markdown(results, variants, seeds, base, command, train_seconds) -> 
             seconds.setdefault((variant, fusion), []).append(value)
     values = table_values(results)
     timing = ", ".join(
-        f"{v} {sum(s) / len(s):.0f}" for v in variants if (s := [t for (w, _), t in train_seconds.items() if w == v])
+        f"{v} {sum(s) / len(s):.0f}"
+        for v in [*training_variants(variants), *([PER_PLANE] if PER_PLANE in variants else [])]
+        if (s := [t for (w, _), t in train_seconds.items() if w == v])
     )
     return "\n".join(
         [
@@ -167,7 +234,8 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python -m studies.through_plane", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="TOML or JSON file of training options")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    choices = [v for v in VARIANTS if v not in PLANE_RUNS.values()] + [PER_PLANE]
+    parser.add_argument("--variants", nargs="+", default=choices, choices=choices)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--results-page", default=None, help="markdown page whose section is rewritten")
     fields = [f for f in TrainConfig.field_names() if f not in ("seed", "overwrite", "planes", "context_slices")]
@@ -187,12 +255,15 @@ def main(argv=None):
     start = time.perf_counter()
     train_seconds = {}
     try:  # every run is checked before the first one trains
-        folders = run_study(base, variants, study["seeds"], output_dir, options=VARIANTS, timings=train_seconds)
+        folders = run_study(
+            base, training_variants(variants), study["seeds"], output_dir, options=VARIANTS, timings=train_seconds
+        )
     except RunFolderError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     configs = {key: variant_config(base, key[0], key[1], output_dir, VARIANTS) for key in folders}
-    results = score_study(folders, configs)
+    results = score_study(folders, configs, output_dir)
+    train_seconds.update(per_plane_seconds(train_seconds))
     command = "python -m studies.through_plane " + " ".join(argv if argv is not None else sys.argv[1:])
     section = section_markdown(results, variants, study["seeds"], base, command, train_seconds)
     page = study["results_page"] or os.path.join(output_dir, "results.md")

@@ -54,6 +54,7 @@ from magan_keras.evaluation.predictions import PREDICTIONS_METHOD, PredictionSou
 from magan_keras.evaluation.results import OUTPUT_FILES, existing_outputs
 from magan_keras.evaluation.subjects import load_split, subjects_from_folder
 from magan_keras.inference.planes import parse_options as parse_planes_options
+from magan_keras.inference.planes import plane_models
 from magan_keras.modalities import parse_contrast_list as _parse_contrast_list
 
 
@@ -153,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="synthesise along these slice orientations and fuse them, comma-separated: axial (default), "
         "coronal, sagittal (with --model; as synthesize --planes)",
+    )
+    parser.add_argument(
+        "--plane-model",
+        action="append",
+        default=[],
+        metavar="PLANE=FILE",
+        help="one model per orientation: with --planes, synthesise PLANE's slices with FILE; repeatable; "
+        "the planes without one use --model (as synthesize --plane-model)",
     )
     baselines = parser.add_argument_group("baselines (fitted on training data)")
     baselines.add_argument(
@@ -326,6 +335,8 @@ def main(argv=None) -> int:
         planes = parse_planes_options(args.planes, InputError)
         if args.predictions and planes != ("axial",):
             raise InputError("--planes synthesises with --model; --predictions files are scored as written")
+        if args.predictions and args.plane_model:
+            raise InputError("--plane-model synthesises with models; --predictions files are scored as written")
         out_dir = pathlib.Path(args.out_dir)
         existing = existing_outputs(out_dir, OUTPUT_FILES)
         if existing and not args.overwrite:
@@ -339,7 +350,7 @@ def main(argv=None) -> int:
             generator = PredictionSource(args.predictions, args.name)
             modalities = generator.modalities
         else:
-            generator = inference.load_generator(args.model)
+            generator = inference.load_generator(plane_models(args.model, args.plane_model, planes, InputError))
             modalities = tuple(generator.modalities)
         scored_ids = None
         if args.split_file:

@@ -39,6 +39,7 @@ import sys
 
 from magan_keras.cli.options import positive_int
 from magan_keras.inference.planes import parse_options as parse_planes_options
+from magan_keras.inference.planes import plane_models
 from magan_keras.inference.synthesis import INTENSITY_SCALE, OUTPUT_SUFFIX, InputError
 from magan_keras.inference.uncertainty import DEFAULT_STRIDE
 from magan_keras.modalities import BRATS_MODALITIES, check_safe_name
@@ -163,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         "model is trained), coronal, sagittal; e.g. axial,coronal,sagittal (one synthesis per plane)",
     )
     parser.add_argument(
+        "--plane-model",
+        action="append",
+        default=[],
+        metavar="PLANE=FILE",
+        help="one model per orientation: synthesise PLANE's slices with FILE (e.g. a model trained with "
+        "train --planes coronal); repeatable; the planes without one use --model",
+    )
+    parser.add_argument(
         "--context-slices",
         type=int,
         default=None,
@@ -196,6 +205,7 @@ def main(argv=None) -> int:
             raise InputError(f"--canvas-size must be >= 1, got {args.canvas_size}")
         targets = parse_contrast_list(args.target)
         planes = parse_planes_options(args.planes, InputError)
+        model = plane_models(args.model, args.plane_model, planes, InputError)
         explicit = {name: getattr(args, name) for name in BRATS_MODALITIES if getattr(args, name)}
         if args.brasyn_dropout and not args.data_dir:
             raise InputError("--brasyn-dropout works over a folder of subjects: give --data-dir")
@@ -207,10 +217,10 @@ def main(argv=None) -> int:
             from magan_keras.inference import folder  # pylint: disable=import-outside-toplevel
 
             if args.context_slices is not None:
-                inference.check_context_slices(inference.load_generator(args.model), args.context_slices, args.model)
+                inference.check_context_slices(inference.load_generator(model), args.context_slices, args.model)
 
             folder.synthesize_folder(
-                args.model,
+                model,
                 args.data_dir,
                 args.out_dir,
                 targets=targets,
@@ -234,7 +244,7 @@ def main(argv=None) -> int:
         if args.subject_id is not None:  # output file names are built from it
             check_safe_name(args.subject_id, "--subject-id", InputError)
         subject_id = args.subject_id or subject_id
-        generator = inference.load_generator(args.model)
+        generator = inference.load_generator(model)
         inference.check_context_slices(generator, args.context_slices, args.model)
         _, _, targets = synthesis.plan(files, tuple(generator.modalities), targets, args.model)
         subject_id = subject_id or synthesis.subject_id_from_files(files)

@@ -118,9 +118,12 @@ class ModelSource:
 
     def description(self) -> str:
         """One line for the report."""
+        per_plane = self.generator.models if isinstance(self.generator, plane_synthesis.PlaneModels) else {}
+        own = sorted(p for p in per_plane if p in self.planes)
+        model = f"the model, with its own model for {', '.join(own)}" if own else "the model"
         if self.planes == DEFAULT_PLANES:
-            return f"{self.method}: the model"
-        return f"{self.method}: the model, {', '.join(self.planes)} syntheses fused by their voxel-wise mean"
+            return f"{self.method}: {model}"
+        return f"{self.method}: {model}, {', '.join(self.planes)} syntheses fused by their voxel-wise mean"
 
 
 def evaluate_model(

@@ -14,6 +14,12 @@ that plane's vote; voxels no plane covers are -1, as outside the brain.
 `planes=("axial",)` is exactly `synthesize_volume`. The cost is one volume synthesis per plane
 (coronal and sagittal stacks hold as many slices as the volume has rows / columns with brain).
 
+One model per orientation: `PlaneModels` holds a generator for each plane that has its own (for
+example models trained with `train --planes coronal` and `--planes sagittal`) and the default
+one for the rest; `synthesize_planes` gives each plane's slices to that plane's model.
+`synthesize --plane-model coronal=FILE` and `evaluate --plane-model ...` build one
+(`plane_models`).
+
 Example:
 >>> import numpy as np
 >>> from magan_keras.inference.planes import synthesize_planes
@@ -30,13 +36,14 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 
 from magan_keras.inference import generator as inference
 from tfds_brats import slicing
-from tfds_brats.planes import DEFAULT_PLANES, from_axial, in_plane_shape, parse_planes, to_axial
+from tfds_brats.planes import DEFAULT_PLANES, PLANES, from_axial, in_plane_shape, parse_planes, to_axial
 
 
 def parse_options(planes, error=ValueError) -> tuple:
@@ -62,6 +69,132 @@ def parse_options(planes, error=ValueError) -> tuple:
     except ValueError as problem:
         raise error(f"--planes: {problem}") from None
     return names
+
+
+class PlaneModels:
+    """One generator per slice orientation, used wherever one generator is.
+
+    `synthesize_planes` slices the volume along each plane for that plane's own model
+    (`for_plane`); everything else (the contrasts, size, 2.5-D context, `predict_on_batch`) is
+    the default model's, and every model must agree with it on contrasts, size, context and
+    preprocessing (the planes it was trained on aside). `preprocessing.planes` lists the planes
+    the set was trained for: a plane counts when the model that synthesises it saw that plane.
+
+    Args:
+        default: the generator (or what `inference.load_generator` takes) for every plane without
+            its own model; usually the axial one.
+        models: dict plane name -> generator or `.keras` path / preset.
+
+    Raises:
+        ValueError: an unknown plane name (named).
+        ModelError: a model that does not load, or differs from the default (the plane and the
+            difference named).
+
+    Example:
+    >>> from magan_keras.inference.planes import PlaneModels
+    >>> from magan_keras.models import MultiBranchGenerator
+    >>> axial = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)
+    >>> coronal = MultiBranchGenerator(image_size=16, base_filters=2, res_blocks=1)
+    >>> models = PlaneModels(axial, {"coronal": coronal})
+    >>> models.for_plane("coronal") is coronal, models.for_plane("sagittal") is axial, models.image_size
+    (True, True, 16)
+    >>> PlaneModels(axial, {"coronal": MultiBranchGenerator(image_size=32, base_filters=2, res_blocks=1)})
+    Traceback (most recent call last):
+    ...
+    magan_keras.inference.generator.ModelError: --plane-model coronal: the model takes 32 px slices, the default 16 px
+    """
+
+    def __init__(self, default, models):
+        self.default = inference.load_generator(default)
+        self.models = {}
+        base = inference.preprocessing_of(self.default)
+        for plane, model in models.items():
+            (name,) = parse_planes([plane])
+            generator = inference.load_generator(model)
+            problem = _difference(generator, self.default, base)
+            if problem:
+                raise inference.ModelError(f"--plane-model {name}: {problem}")
+            self.models[name] = generator
+
+    def for_plane(self, plane):
+        """The generator that synthesises `plane`'s slices."""
+        return self.models.get(plane, self.default)
+
+    @property
+    def preprocessing(self):
+        """The default model's record, its `planes` those some model was trained on for that plane."""
+        base = inference.preprocessing_of(self.default)
+        seen = tuple(p for p in PLANES if p in inference.preprocessing_of(self.for_plane(p)).planes)
+        return dataclasses.replace(base, planes=seen or base.planes)
+
+    def __getattr__(self, name):
+        if name in ("default", "models"):  # not set yet (copying, unpickling)
+            raise AttributeError(name)
+        return getattr(self.default, name)
+
+    def __repr__(self):
+        return f"PlaneModels(default={type(self.default).__name__}, planes={sorted(self.models)})"
+
+
+def _difference(generator, default, base) -> str:
+    """What makes `generator` unusable beside `default` (one line), or ''."""
+    if tuple(generator.modalities) != tuple(default.modalities):
+        theirs, ours = tuple(generator.modalities), tuple(default.modalities)
+        return f"the model's contrasts {theirs} differ from the default model's {ours}"
+    if int(generator.image_size) != int(default.image_size):
+        return f"the model takes {int(generator.image_size)} px slices, the default {int(default.image_size)} px"
+    k, k0 = inference.context_slices_of(generator), inference.context_slices_of(default)
+    if k != k0:
+        return f"the model has {k} context slices, the default model {k0}"
+    record = dataclasses.replace(inference.preprocessing_of(generator), planes=base.planes)
+    if record != base:
+        names = [f.name for f in dataclasses.fields(base) if f.compare]
+        fields = [name for name in names if getattr(record, name) != getattr(base, name)]
+        return f"the model's preprocessing differs from the default model's ({', '.join(fields)})"
+    return ""
+
+
+def plane_models(model, plane_models_option, planes, error=ValueError):
+    """`model`, or a `PlaneModels` when `--plane-model PLANE=FILE` options are given.
+
+    Args:
+        model: the `--model` file (or model): every plane without its own.
+        plane_models_option: list of "plane=file" str (repeatable `--plane-model`), or None.
+        planes: the parsed `--planes`; each plane given a model must be one of them.
+        error: the exception class for a malformed option (a command's input error).
+
+    Returns:
+        `model` unchanged when there are no options, else `PlaneModels`.
+
+    Example:
+    >>> plane_models("m.keras", [], ("axial",))
+    'm.keras'
+    >>> plane_models("m.keras", ["coronal=c.keras"], ("axial",))
+    Traceback (most recent call last):
+    ...
+    ValueError: --plane-model coronal: coronal is not in --planes (axial); add it there
+    >>> plane_models("m.keras", ["coronal"], ("axial", "coronal"))
+    Traceback (most recent call last):
+    ...
+    ValueError: --plane-model 'coronal': expected PLANE=FILE, e.g. coronal=runs/coronal/model.keras
+    """
+    if not plane_models_option:
+        return model
+    given = {}
+    for option in plane_models_option:
+        plane, sep, path = option.partition("=")
+        if not sep or not path.strip():
+            raise error(f"--plane-model {option!r}: expected PLANE=FILE, e.g. coronal=runs/coronal/model.keras")
+        try:
+            (name,) = parse_planes([plane])
+        except ValueError as problem:
+            raise error(f"--plane-model {option!r}: {problem}") from None
+        if name in given:
+            raise error(f"--plane-model {name}: given twice")
+        if name not in planes:
+            raise error(f"--plane-model {name}: {name} is not in --planes ({','.join(planes)}); add it there")
+        given[name] = path.strip()
+    return PlaneModels(model, given)
 
 
 def slice_count(brain_mask, planes=DEFAULT_PLANES) -> int:
@@ -110,7 +243,7 @@ def synthesize_planes(
     """Synthesises one contrast of a normalised volume along each of `planes` and fuses them.
 
     Args:
-        generator: from `inference.load_generator`.
+        generator: from `inference.load_generator`, or `PlaneModels` (each plane its own model).
         images: float32 `[X, Y, Z, M]` normalised, missing contrasts zero-filled (canonical RAS+).
         available: `[M]` 0/1.
         target: int channel index or contrast name.
@@ -134,12 +267,13 @@ def synthesize_planes(
     brain_mask = np.asarray(brain_mask, bool)
     canvas = inference.canvas_size_of(generator, brain_mask.shape[:2], canvas_size)
     options = {"canvas_size": canvas, "batch_size": batch_size, "progress": progress, **synthesis_options}
+    choose = generator.for_plane if isinstance(generator, PlaneModels) else lambda plane: generator
     if planes == ("axial",):
-        return inference.synthesize_volume(generator, images, available, target, brain_mask, **options)
+        return inference.synthesize_volume(choose("axial"), images, available, target, brain_mask, **options)
     votes = []
     for plane in planes:
         volume = inference.synthesize_volume(
-            generator,
+            choose(plane),
             np.ascontiguousarray(to_axial(images, plane)),
             available,
             target,

@@ -74,3 +74,70 @@ def test_synthesis_notes_planes_the_model_never_saw(channel_copy, subject):
     np.testing.assert_allclose(result.outputs["flair"][result.brain_mask], loaded[result.brain_mask], atol=1e-6)
     with pytest.raises(synthesis.InputError, match="--uncertainty is made on axial slices"):
         synthesis.synthesize_subject(generator, files, planes="coronal", uncertainty=True, input_checks=False)
+
+
+def test_one_model_per_plane_synthesises_each_planes_slices(channel_copy):
+    images, mask = brain_volume((16, 14, 10), seed=2)
+    record = {"canvas_size": 16}
+    models = plane_synthesis.PlaneModels(
+        channel_copy(0, image_size=16, preprocessing=record),
+        {"coronal": channel_copy(1, image_size=16, preprocessing=record)},
+    )
+    available = np.float32([1, 1, 1, 0])
+    fused = plane_synthesis.synthesize_planes(
+        models, images * available, available, "flair", mask, planes="axial,coronal"
+    )
+    expected = (images[..., 0].astype(np.float64) + images[..., 1]) / 2  # axial copies t1, coronal t1ce
+    np.testing.assert_allclose(fused[mask], expected[mask], atol=1e-6)
+    sagittal = plane_synthesis.synthesize_planes(
+        models, images * available, available, "flair", mask, planes="sagittal"
+    )
+    np.testing.assert_array_equal(sagittal[mask], images[..., 0][mask])  # no model of its own: the default
+
+
+def test_plane_models_record_the_planes_each_model_was_trained_for(channel_copy):
+    axial = channel_copy(0, image_size=16, preprocessing={"canvas_size": 16})
+    coronal = channel_copy(0, image_size=16, preprocessing={"canvas_size": 16, "planes": ["coronal"]})
+    sagittal_as_axial = channel_copy(0, image_size=16, preprocessing={"canvas_size": 16})
+    models = plane_synthesis.PlaneModels(axial, {"coronal": coronal, "sagittal": sagittal_as_axial})
+    assert models.preprocessing.planes == ("axial", "coronal")  # the sagittal model never saw sagittal slices
+    with pytest.raises(plane_synthesis.inference.ModelError, match="--plane-model coronal: the model's preprocessing"):
+        plane_synthesis.PlaneModels(
+            axial, {"coronal": channel_copy(0, image_size=16, preprocessing={"canvas_size": 32})}
+        )
+    with pytest.raises(plane_synthesis.inference.ModelError, match="--plane-model sagittal: the model's contrasts"):
+        plane_synthesis.PlaneModels(axial, {"sagittal": channel_copy(0, image_size=16, modalities=("t1", "t2"))})
+
+
+def test_plane_model_on_the_command_lines(model_path, tmp_path, subject, capsys):
+    import nibabel as nib
+
+    from magan_keras import MAGAN
+
+    other = tmp_path / "other.keras"
+    MAGAN(image_size=32, base_filters=4, res_blocks=1).save(other)  # other random weights
+    subject_dir = str(subject["t1"].parent)
+
+    def flair(name, *options):
+        out = tmp_path / name
+        argv = ["--subject-dir", subject_dir, "--target", "flair", "--out-dir", str(out), "--quiet", *options]
+        assert synthesize_command.main(argv) == 0, capsys.readouterr().err
+        (path,) = out.glob("*flair*.nii.gz")
+        return np.asarray(nib.load(path).dataobj)
+
+    planes_option = ["--planes", "axial,coronal", "--no-input-checks"]
+    own = flair("own", "--model", str(model_path), "--plane-model", f"coronal={other}", *planes_option)
+    swapped = flair("swapped", "--model", str(other), "--plane-model", f"axial={model_path}", *planes_option)
+    single = flair("single", "--model", str(model_path), *planes_option)
+    np.testing.assert_array_equal(own, swapped)  # axial by model_path, coronal by other, either way round
+    assert not np.array_equal(own, single)
+
+    argv = ["--model", str(model_path), "--subject-dir", subject_dir, "--out-dir", str(tmp_path / "bad")]
+    assert synthesize_command.main([*argv, "--plane-model", f"sagittal={other}"]) == 2
+    assert "--plane-model sagittal: sagittal is not in --planes (axial); add it there" in capsys.readouterr().err
+    assert synthesize_command.main([*argv, "--planes", "axial,coronal", "--plane-model", "coronal=missing.keras"]) == 2
+    assert "model file missing.keras does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").glob("*.nii.gz"))
+    evaluate_argv = ["--model", str(model_path), "--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "r")]
+    assert evaluate_command.main([*evaluate_argv, "--plane-model", "coronal"]) == 2
+    assert "--plane-model 'coronal': expected PLANE=FILE" in capsys.readouterr().err
