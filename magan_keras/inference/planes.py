@@ -75,9 +75,10 @@ class PlaneModels:
     """One generator per slice orientation, used wherever one generator is.
 
     `synthesize_planes` slices the volume along each plane for that plane's own model
-    (`for_plane`); everything else (the contrasts, size, 2.5-D context, `predict_on_batch`) is
-    the default model's, and every model must agree with it on contrasts, size, context and
-    preprocessing (the planes it was trained on aside). `preprocessing.planes` lists the planes
+    (`for_plane`); every other use (the contrasts, size, 2.5-D context, `predict_on_batch` on
+    axial slices, `--uncertainty`) goes to the axial plane's model, and every model must agree
+    with the default one on contrasts, size, context and preprocessing (the planes it was
+    trained on aside). `preprocessing.planes` lists the planes
     the set was trained for: a plane counts when the model that synthesises it saw that plane.
 
     Args:
@@ -130,7 +131,7 @@ class PlaneModels:
     def __getattr__(self, name):
         if name in ("default", "models"):  # not set yet (copying, unpickling)
             raise AttributeError(name)
-        return getattr(self.default, name)
+        return getattr(self.for_plane("axial"), name)  # what axial-only paths synthesise with
 
     def __repr__(self):
         return f"PlaneModels(default={type(self.default).__name__}, planes={sorted(self.models)})"

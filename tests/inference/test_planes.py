@@ -93,6 +93,8 @@ def test_one_model_per_plane_synthesises_each_planes_slices(channel_copy):
         models, images * available, available, "flair", mask, planes="sagittal"
     )
     np.testing.assert_array_equal(sagittal[mask], images[..., 0][mask])  # no model of its own: the default
+    axial_own = plane_synthesis.PlaneModels(models.default, {"axial": models.for_plane("coronal")})
+    assert axial_own.channel == 1  # axial-only paths (predict_on_batch, --uncertainty) use the axial model
 
 
 def test_plane_models_record_the_planes_each_model_was_trained_for(channel_copy):
