@@ -102,7 +102,7 @@ def score_run(config, folder, plane_folders=None) -> dict:
     return out
 
 
-def score_study(folders, configs, output_dir=None) -> dict:
+def score_study(folders, configs, output_dir) -> dict:
     """Scores every run not scored yet (`through_plane.json` beside it); returns `{(variant, seed): scores}`.
 
     The `PLANE_RUNS` are not scored alone: where a seed has both and its `2d` run, the three are

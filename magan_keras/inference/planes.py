@@ -78,8 +78,8 @@ class PlaneModels:
     (`for_plane`); every other use (the contrasts, size, 2.5-D context, `predict_on_batch` on
     axial slices, `--uncertainty`) goes to the axial plane's model, and every model must agree
     with the default one on contrasts, size, context and preprocessing (the planes it was
-    trained on aside). `preprocessing.planes` lists the planes
-    the set was trained for: a plane counts when the model that synthesises it saw that plane.
+    trained on aside). `preprocessing.planes` lists the planes the set was trained for: a plane
+    counts when the model that synthesises it saw that plane.
 
     Args:
         default: the generator (or what `inference.load_generator` takes) for every plane without
@@ -116,20 +116,15 @@ class PlaneModels:
             if problem:
                 raise inference.ModelError(f"--plane-model {name}: {problem}")
             self.models[name] = generator
+        seen = tuple(p for p in PLANES if p in inference.preprocessing_of(self.for_plane(p)).planes)
+        self.preprocessing = dataclasses.replace(base, planes=seen or base.planes)
 
     def for_plane(self, plane):
         """The generator that synthesises `plane`'s slices."""
         return self.models.get(plane, self.default)
 
-    @property
-    def preprocessing(self):
-        """The default model's record, its `planes` those some model was trained on for that plane."""
-        base = inference.preprocessing_of(self.default)
-        seen = tuple(p for p in PLANES if p in inference.preprocessing_of(self.for_plane(p)).planes)
-        return dataclasses.replace(base, planes=seen or base.planes)
-
     def __getattr__(self, name):
-        if name in ("default", "models"):  # not set yet (copying, unpickling)
+        if name in ("default", "models", "preprocessing"):  # not set yet (copying, unpickling)
             raise AttributeError(name)
         return getattr(self.for_plane("axial"), name)  # what axial-only paths synthesise with
 
