@@ -20,8 +20,10 @@ as a 128 px model, no 2x resampling), `paper_lr` (`learning_rate=2e-4`, the pape
 `no_attention_losses` (`alpha=beta=0`: no intra- or inter-modal attention loss) and `context_1`
 (`context_slices=1`: 2.5-D, one neighbour on each side), `context_2` (two on each side) and
 `planes` (`planes="axial,coronal,sagittal"`: one model trained on slices of all three
-orientations). The default always runs (added when not named): the tables and figures are the
-default's, and each other variant is read against it.
+orientations), `no_lr_decay` (`lr_decay="none"`: the learning rate held for the whole run),
+`gamma_0.25` and `gamma_0.75` (the modal attention trade-off either side of the default 0.5) and
+`width_32` (`base_filters=32`, twice the default width). The default always runs (added when
+not named): the tables and figures are the default's, and each other variant is read against it.
 
 Through the volume (`THROUGH_PLANE_VARIANTS`: the default, the crop-trained 1 mm model, the 2.5-D and the
 three-plane models):
@@ -73,6 +75,10 @@ VARIANTS = {
     "context_1": {"context_slices": 1},
     "context_2": {"context_slices": 2},
     "planes": {"planes": "axial,coronal,sagittal"},
+    "no_lr_decay": {"lr_decay": "none"},
+    "gamma_0.25": {"gamma": 0.25},
+    "gamma_0.75": {"gamma": 0.75},
+    "width_32": {"base_filters": 32},
 }
 METHODS = ("magan", "best_single", "linear")
 METRICS = ("challenge_ssim_non_tumour", "brain_ssim", "brain_psnr", "brain_mae", "slice_ssim", "slice_psnr")

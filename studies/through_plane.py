@@ -17,7 +17,8 @@ orientations), `planes_context_1` (both together) and `per_plane` (one model per
 the `2d` run for the axial slices, `coronal_only` and `sagittal_only` runs, trained with
 `planes="coronal"` and `"sagittal"`, for theirs; fused only, as `evaluate --planes
 axial,coronal,sagittal --plane-model coronal=... --plane-model sagittal=...` does, and costing
-the three runs' training time).
+the three runs' training time) and `planes_3x` (`planes` trained for three times the epochs:
+one model on all three orientations for the training time of `per_plane`'s three models).
 
     python -m studies.through_plane --seeds 0 1 2 --variants 2d planes \\
         --output-dir runs/through_plane --results-page docs/results.md
@@ -48,6 +49,7 @@ VARIANTS = {
     "coronal_only": {"planes": "coronal"},
     "sagittal_only": {"planes": "sagittal"},
 }
+TIMES_LONGER = {"planes_3x": ("planes", 3)}  # variant -> (the variant it trains longer, epochs factor)
 PER_PLANE = "per_plane"  # not a run: the 2d run and the two runs below, one model per orientation
 PLANE_RUNS = {"coronal": "coronal_only", "sagittal": "sagittal_only"}
 SCORES = (
@@ -63,6 +65,24 @@ PAIRED = ("challenge_ssim_non_tumour", "challenge_ssim_tumour", "brain_ssim", "p
 SCORE_FILE = "through_plane.json"
 SECTION_START = "<!-- studies.through_plane: start -->"
 SECTION_END = "<!-- studies.through_plane: end -->"
+
+
+def study_options(base) -> dict:
+    """Each run variant's `TrainConfig` fields: `VARIANTS`, and `TIMES_LONGER` at a multiple of `base.epochs`.
+
+    Args:
+        base: `TrainConfig` every run starts from.
+
+    Example:
+    >>> from magan_keras.training.config import TrainConfig
+    >>> from studies.through_plane import study_options
+    >>> study_options(TrainConfig(epochs=8))["planes_3x"]
+    {'planes': 'axial,coronal,sagittal', 'epochs': 24}
+    """
+    options = dict(VARIANTS)
+    for variant, (like, factor) in TIMES_LONGER.items():
+        options[variant] = {**VARIANTS[like], "epochs": factor * base.epochs}
+    return options
 
 
 def score_run(config, folder, plane_folders=None) -> dict:
@@ -198,7 +218,13 @@ def section_markdown(results, variants, seeds, base, command, train_seconds) -> 
             f"```bash\n{command}\n```",
             "",
             f"Each run: the phantom at {base.image_size} px, {base.epochs} x {base.steps_per_epoch} steps of batch "
-            f"{base.batch_size}, seeds {list(seeds)}; every other option the training default. Scores are each "
+            f"{base.batch_size}, seeds {list(seeds)}"
+            + "".join(
+                f"; {v} {factor}x the epochs ({factor * base.epochs} x {base.steps_per_epoch})"
+                for v, (_, factor) in TIMES_LONGER.items()
+                if v in variants
+            )
+            + "; every other option the training default. Scores are each "
             "run's mean over its test subjects; cells are mean ± std over the seeds. Training seconds per run "
             f"(mean, this session's runs, on the shared 2-core CPU): {timing or 'runs reused'}.",
             "",
@@ -234,7 +260,7 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python -m studies.through_plane", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="TOML or JSON file of training options")
-    choices = [v for v in VARIANTS if v not in PLANE_RUNS.values()] + [PER_PLANE]
+    choices = [v for v in [*VARIANTS, *TIMES_LONGER] if v not in PLANE_RUNS.values()] + [PER_PLANE]
     parser.add_argument("--variants", nargs="+", default=choices, choices=choices)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--results-page", default=None, help="markdown page whose section is rewritten")
@@ -252,16 +278,17 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     output_dir = base.output_dir
+    options = study_options(base)
     start = time.perf_counter()
     train_seconds = {}
     try:  # every run is checked before the first one trains
         folders = run_study(
-            base, training_variants(variants), study["seeds"], output_dir, options=VARIANTS, timings=train_seconds
+            base, training_variants(variants), study["seeds"], output_dir, options=options, timings=train_seconds
         )
     except RunFolderError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    configs = {key: variant_config(base, key[0], key[1], output_dir, VARIANTS) for key in folders}
+    configs = {key: variant_config(base, key[0], key[1], output_dir, options) for key in folders}
     results = score_study(folders, configs, output_dir)
     train_seconds.update(per_plane_seconds(train_seconds))
     command = "python -m studies.through_plane " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -22,6 +22,13 @@ challenge's 3-D SSIM mixes both; these scores separate them (`through_plane_metr
   show as `roughness_z` well above `roughness_inplane`. On noisy scans the truth's noise counts
   in both denominators.
 
+`roughness_z` is relative to the truth, so read it beside the truth's own anisotropy
+(`z_anisotropy`: its second difference along z over its in-plane one). A scan acquired in thick
+axial slices and interpolated to 1 mm (common for T1 in BraTS and TCGA) is far smoother along z
+than within a slice (0.2-0.3 against about 1 for an isotropic 3-D acquisition); a slice-by-slice
+synthesis of it carries its inputs' in-plane texture from slice to slice, so its `roughness_z`
+is high even without stripes.
+
 Example:
 >>> import numpy as np
 >>> from magan_keras.evaluation.through_plane import through_plane_metrics
@@ -88,6 +95,35 @@ def second_difference(volume, mask, axis) -> float:
         return math.nan
     d2 = cut(volume, 2, 2) - 2.0 * cut(volume, 1, 1) + cut(volume, 0, 0)
     return float(np.abs(d2[inside]).mean())
+
+
+def z_anisotropy(volume, mask) -> float:
+    """A volume's mean absolute second difference along z over the same in-plane (x and y averaged).
+
+    About 1 for an isotropic acquisition; well below 1 for thick axial slices interpolated to a
+    finer grid (`roughness_z`'s reference is then smooth along z: see the module docstring).
+
+    Args:
+        volume: float `[X, Y, Z]`.
+        mask: bool `[X, Y, Z]`: the voxels counted (the brain).
+
+    Returns:
+        float (NaN where a second difference is undefined or the in-plane one is 0).
+
+    Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> mask = np.ones((24, 24, 24), bool)
+    >>> isotropic = rng.standard_normal((24, 24, 24))
+    >>> thick = np.repeat(isotropic[:, :, ::4], 4, axis=2)      # 4 mm slices on a 1 mm grid
+    >>> round(z_anisotropy(isotropic, mask), 1), z_anisotropy(thick, mask) < 0.5
+    (1.0, True)
+    """
+    along = second_difference(volume, mask, 2)
+    within = float(np.mean([second_difference(volume, mask, axis) for axis in (0, 1)]))
+    if not (np.isfinite(along) and np.isfinite(within)) or within <= 0.0:
+        return math.nan
+    return along / within
 
 
 def _ratio(prediction, truth, mask, axes) -> float:

@@ -87,3 +87,17 @@ def test_evaluate_scores_a_multi_planar_synthesis(fake_split, channel_copy):
     assert any("fused by their voxel-wise mean" in note for note in fused.notes)
     with pytest.raises(ValueError, match="unknown plane 'axail'"):
         evaluate.evaluate_model(channel_copy(0), fake_split(), planes="axail")
+
+
+def test_z_anisotropy_is_one_for_an_isotropic_volume_and_low_for_thick_slices():
+    rng = np.random.default_rng(3)
+    brain = np.zeros((30, 30, 30), bool)
+    brain[3:27, 3:27, 3:27] = True
+    isotropic = rng.standard_normal(brain.shape)
+    assert through_plane.z_anisotropy(isotropic, brain) == pytest.approx(1.0, abs=0.05)
+    thick = np.repeat(isotropic[:, :, ::5], 5, axis=2)  # 5 mm slices on a 1 mm grid
+    assert through_plane.z_anisotropy(thick, brain) < 0.5
+    assert (
+        through_plane.z_anisotropy(np.transpose(thick, (2, 1, 0)), brain) > 1.3
+    )  # thick along x: smoother in-plane than along z
+    assert math.isnan(through_plane.z_anisotropy(np.zeros(brain.shape), brain))

@@ -52,6 +52,19 @@ def test_fold_configs_differ_only_in_split_folders_and_variant(tmp_path):
     assert configs[("default", "TCGA-DU-7294")].split_file == paths["TCGA-DU-7294"]
 
 
+def test_every_variant_is_a_valid_configuration_that_sets_only_its_switches(tmp_path):
+    (tmp_path / "data").mkdir()
+    base = TrainConfig(data_dir=str(tmp_path / "data"), image_size=128)
+    paths = real_loso.write_split_files(real_loso.fold_splits(SUBJECTS), str(tmp_path / "splits"))
+    plan = real_loso.plan_runs(base, list(real_loso.VARIANTS), sorted(SUBJECTS)[:1], paths, str(tmp_path), "tfds")
+    configs = {variant: config.to_dict() for variant, _, config, _, _ in plan}
+    for variant, switches in real_loso.VARIANTS.items():
+        changed = {k for k, v in configs[variant].items() if v != configs["default"][k]}
+        assert changed == set(switches) | {"output_dir"} or not switches, (variant, changed)
+    assert configs["no_lr_decay"]["lr_decay"] == "none" and configs["width_32"]["base_filters"] == 32
+    assert {configs["gamma_0.25"]["gamma"], configs["gamma_0.75"]["gamma"]} == {0.25, 0.75}
+
+
 def test_a_finished_run_with_another_configuration_is_refused(tmp_path):
     from magan_keras.training.run import RunFolderError
 

@@ -16,6 +16,14 @@ def test_variants_set_the_context_and_the_planes():
     assert configs["planes"].output_dir == os.path.join("runs", "planes", "seed1")
 
 
+def test_planes_3x_trains_the_three_plane_model_three_times_as_long():
+    base = TrainConfig(image_size=32, epochs=5)
+    config = ablation.variant_config(base, "planes_3x", 2, "runs", through_plane.study_options(base))
+    assert config.epochs == 15 and config.steps_per_epoch == base.steps_per_epoch
+    assert config.planes == "axial,coronal,sagittal" and config.context_slices == 0
+    assert config.output_dir == os.path.join("runs", "planes_3x", "seed2")
+
+
 def test_per_plane_scores_the_2d_run_with_the_coronal_and_sagittal_runs(tmp_path, monkeypatch):
     calls = []
 
