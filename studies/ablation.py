@@ -16,6 +16,10 @@ Variants:
   branches, so it never has `decoder_skip` (the other variants keep the skip, the training
   default; `--decoder-skip false` runs the study on the paper's generator).
 
+The runs are float32 unless `--precision` is given (not the training command's `auto`), so the
+tables compare across machines with and without bfloat16 units; `--precision` overrides a
+`--config` file's.
+
 Every run's configuration, and every finished run folder it would reuse, is checked before
 the first run trains: a study that cannot finish fails at once, not after an hour.
 
@@ -388,6 +392,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.output_dir is None:
         args.output_dir = "runs/ablation"
+    if args.precision is None:  # float32 on every machine, so the tables compare (not "auto"; see module doc)
+        args.precision = "float32"
     study = {k: getattr(args, k) for k in ("variants", "seeds", "results_page", "discussion")}
     for key in study:
         delattr(args, key)

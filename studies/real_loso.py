@@ -34,6 +34,9 @@ SSIMs, slice SSIM per orientation and the roughness along z and in-plane
 `real_loso_through_plane_cuts.npz` (FLAIR coronal and sagittal cuts) beside the fold's run, and
 computed for finished runs of an earlier session too.
 
+Every fold trains in float32 on every machine (not the training command's `precision="auto"`), so
+the tables compare across machines; the `bfloat16` variant measures bfloat16.
+
 Finished runs are reused, so an interrupted study resumes; a finished run whose saved
 configuration differs from the one asked for is refused before anything trains (the error names
 the folder and the options). Each fold's scores, wall times and cuts are kept in the run folder
@@ -810,7 +813,8 @@ def section_markdown(results, variants, base, command, figures) -> str:
         f"```bash\n{command}\n```",
         "",
         f"Each fold: {base.image_size} px, {base.epochs} x {base.steps_per_epoch} = {steps} steps of batch "
-        f"{base.batch_size}, every other option the training default, validation empty. Training wall "
+        f"{base.batch_size}, {base.precision}, every other option the training default, validation empty. "
+        "Training wall "
         "time per fold (s): "
         + ", ".join(
             f"{held} {r['seconds_training']:.0f}" if r["seconds_training"] is not None else f"{held} (reused)"
@@ -897,7 +901,11 @@ def main(argv=None):
         parser.error(f"--data-dir {args.data_dir!r} is not a folder")
     try:
         base = TrainConfig(
-            data_dir=args.data_dir, image_size=args.image_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch
+            data_dir=args.data_dir,
+            image_size=args.image_size,
+            epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            precision="float32",  # on every machine; the bfloat16 variant measures bfloat16
         )
     except ValueError as error:
         parser.error(str(error))

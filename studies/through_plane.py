@@ -9,7 +9,8 @@ The scores (`SCORES`: the challenge's 3-D SSIM outside and inside the tumour, br
 SSIM in the coronal and sagittal planes, the roughness along z and in-plane of
 `magan_keras.evaluation.through_plane`) are each run's mean over its test subjects, kept in
 `through_plane.json` in the run folder; the page section (`--results-page`) gives their mean ±
-std over seeds and each row minus the 2-D model's axial synthesis of the same seed.
+std over seeds and each row minus the 2-D model's axial synthesis of the same seed. As in
+`studies.ablation`, the runs are float32 unless `--precision` is given.
 
 Variants: `2d` (the training default), `context_1` and `context_2` (`context_slices` K = 1, 2:
 2.5-D), `planes` (`planes="axial,coronal,sagittal"`: one model trained on slices of all three
@@ -269,6 +270,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.output_dir is None:
         args.output_dir = "runs/through_plane"
+    if args.precision is None:  # float32 on every machine, so the tables compare (not "auto"; see module doc)
+        args.precision = "float32"
     study = {k: getattr(args, k) for k in ("variants", "seeds", "results_page")}
     for key in study:
         delattr(args, key)

@@ -22,6 +22,22 @@ if keras.backend.backend() == "jax":
         jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "magan_keras_jax_cache"))
 
 
+@pytest.fixture(autouse=True)
+def float32_machine(monkeypatch, tmp_path_factory):
+    """`precision="auto"` (the default) resolves to float32 in every test, on every machine.
+
+    Tests then train the same arithmetic with or without bfloat16 units;
+    `tests/training/test_precision.py` sets the machine it needs instead.
+    """
+    from magan_keras.training import precision
+
+    monkeypatch.setattr(precision, "CPUINFO", str(tmp_path_factory.getbasetemp() / "no_cpuinfo"))
+    monkeypatch.setattr(precision, "accelerators", lambda backend=None: [])
+    precision.bfloat16_hardware.cache_clear()
+    yield
+    precision.bfloat16_hardware.cache_clear()
+
+
 def make_tiny_batch(batch_size=4, image_size=32, num_modalities=4, seed=0):
     """A batch `(inputs, y)` of smooth blob images whose contrasts are related.
 

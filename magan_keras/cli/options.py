@@ -18,6 +18,7 @@ import argparse
 
 from magan_keras.modalities import SCENARIOS
 from magan_keras.training.config import STRATEGIES, TrainConfig
+from magan_keras.training.precision import resolve_precision
 
 HELP = {
     "data_dir": "BraTS folder (either release naming); prepared as TFDS on first use",
@@ -65,8 +66,9 @@ HELP = {
     "learning_rate": "Adam learning rate of G, D and SR",
     "lr_decay": "none (constant rate) or linear (pix2pix: constant for the first half of the steps, "
     "then linearly to zero)",
-    "precision": "float32, or mixed_bfloat16 (bfloat16 maths, float32 weights and losses; "
-    "1.7x faster on CPUs with AVX512_BF16 at the paper's size, see benchmarks/README.md)",
+    "precision": "auto (mixed_bfloat16 on GPUs of compute capability 8.0 on and, with TensorFlow, CPUs "
+    "with AVX512_BF16/AMX; float32 elsewhere), float32, or mixed_bfloat16 (bfloat16 maths, float32 weights "
+    "and losses; 1.7x faster at the paper's size on such hardware, see benchmarks/README.md)",
     "epochs": "epochs",
     "steps_per_epoch": "training steps per epoch",
     "batch_size": "global batch size (split over replicas)",
@@ -162,7 +164,10 @@ def add_config_options(parser, fields=None, defaults=None, help_overrides=None):
         if fields is not None and name not in fields:
             continue
         flag = "--" + name.replace("_", "-")
-        described = f"{texts[name]} (default {getattr(defaults, name)})"
+        value = getattr(defaults, name)
+        if name == "precision" and value == resolve_precision("auto"):  # TrainConfig() resolved "auto"
+            value = f"auto: {value} here"
+        described = f"{texts[name]} (default {value})"
         if name in ("overwrite", "skip_bad_subjects"):
             parser.add_argument(flag, action="store_true", default=None, help=texts[name])
         elif name == "split_fractions":

@@ -32,6 +32,11 @@ def main(argv=None):
         config = config_from_args(args)
     except ValueError as error:
         parser.error(str(error))
+    if args.precision in (None, "auto"):  # say what "auto" chose, and why
+        from magan_keras.training.precision import bfloat16_hardware
+
+        reason = bfloat16_hardware()
+        print(f"precision: {config.precision} (auto: {reason or 'no bfloat16 units found'})", file=sys.stderr)
     from magan_keras.training.callbacks import TrainingDivergedError
     from magan_keras.training.run import DataError, RunFolderError, fit_verbosity, train
 

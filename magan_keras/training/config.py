@@ -9,6 +9,7 @@ import os
 from magan_keras.modalities import BRATS_MODALITIES, SCENARIOS
 from magan_keras.models.presets import DEFAULT, validate_options
 from magan_keras.training.distribution import STRATEGY_NAMES as STRATEGIES
+from magan_keras.training.precision import PRECISIONS, resolve_precision
 
 LR_DECAYS = ("none", "linear")
 
@@ -17,7 +18,6 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     tomllib = None
 
-PRECISIONS = ("float32", "mixed_bfloat16")
 
 # The phantom's subjects are split 80/10/10 into train, validation and test by subject
 # (`tfds_brats.splits.split_counts`); each split gets one only from three subjects on.
@@ -71,6 +71,13 @@ class TrainConfig:
     orientations of the training split (`tfds_brats.prepare --planes`, done by the run for
     `data_dir` and the phantom); the model records them and `synthesize --planes` reads them.
 
+    Precision: `precision="auto"` (the default) is `mixed_bfloat16` (bfloat16 maths, float32
+    weights and losses) on hardware with bfloat16 units (GPUs of compute capability 8.0 on; with
+    the TensorFlow backend, CPUs with AVX512_BF16 or AMX) and `float32` elsewhere
+    (`magan_keras.training.precision`); it is resolved here, so `config.precision` and a run's
+    `config.json` name the one that trained.
+    On the three real folds bfloat16 matched float32 within the fold spread (docs/results.md).
+
     Full resolution on crops: `crop_size` C (default 0, whole slices) trains on random C x C
     windows of the `image_size` slices (`magan_keras.data.make_dataset(crop_size=...)`) and
     validates, tests and synthesises whole slices; at `image_size=256` (the BraTS canvas) the
@@ -82,6 +89,8 @@ class TrainConfig:
     >>> config = TrainConfig.from_dict({"epochs": 2, "image_size": 32})
     >>> config.batch_size
     8
+    >>> config.precision in ("float32", "mixed_bfloat16")
+    True
     """
 
     # === Data ===
@@ -120,7 +129,7 @@ class TrainConfig:
     sr_pretrain_steps: int = DEFAULT["sr_pretrain_steps"]
     learning_rate: float = 1e-3
     lr_decay: str = "linear"
-    precision: str = "float32"
+    precision: str = "auto"
     # === Schedule ===
     epochs: int = 8
     steps_per_epoch: int = 150
@@ -168,6 +177,7 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        self.precision = resolve_precision(self.precision)  # the config.json of a run records what trained it
         if self.lr_decay not in LR_DECAYS:
             raise ValueError(f"lr_decay must be one of {LR_DECAYS}, got {self.lr_decay!r}")
         for name in ("data_dir", "dataset", "tfds_data_dir", "output_dir"):
