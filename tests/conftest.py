@@ -22,19 +22,21 @@ if keras.backend.backend() == "jax":
         jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "magan_keras_jax_cache"))
 
 
-@pytest.fixture(autouse=True)
-def float32_machine(monkeypatch, tmp_path_factory):
+@pytest.fixture(autouse=True, scope="session")
+def float32_machine(tmp_path_factory):
     """`precision="auto"` (the default) resolves to float32 in every test, on every machine.
 
-    Tests then train the same arithmetic with or without bfloat16 units;
-    `tests/training/test_precision.py` sets the machine it needs instead.
+    Session-wide, so module fixtures see it too. Tests then train the same arithmetic with or
+    without bfloat16 units; `tests/training/test_precision.py` sets the machine it needs, and
+    scripts run in subprocesses pass `precision="float32"`.
     """
     from magan_keras.training import precision
 
-    monkeypatch.setattr(precision, "CPUINFO", str(tmp_path_factory.getbasetemp() / "no_cpuinfo"))
-    monkeypatch.setattr(precision, "accelerators", lambda backend=None: [])
-    precision.bfloat16_hardware.cache_clear()
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(precision, "CPUINFO", str(tmp_path_factory.getbasetemp() / "no_cpuinfo"))
+        patch.setattr(precision, "accelerators", lambda backend=None: [])
+        precision.bfloat16_hardware.cache_clear()
+        yield
     precision.bfloat16_hardware.cache_clear()
 
 

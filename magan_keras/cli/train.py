@@ -36,7 +36,7 @@ def main(argv=None):
         from magan_keras.training.precision import bfloat16_hardware
 
         reason = bfloat16_hardware()
-        print(f"precision: {config.precision} (auto: {reason or 'no bfloat16 units found'})", file=sys.stderr)
+        print(f"precision: {config.precision} (auto: {reason or 'no bfloat16 units found'})")
     from magan_keras.training.callbacks import TrainingDivergedError
     from magan_keras.training.run import DataError, RunFolderError, fit_verbosity, train
 

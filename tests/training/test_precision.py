@@ -112,4 +112,4 @@ def test_the_training_command_says_what_auto_chose(machine, capsys, monkeypatch)
     monkeypatch.setattr("magan_keras.training.run.train", stop)
     with pytest.raises(SystemExit, match="mixed_bfloat16"):  # the config it trains with
         train_cli.main(["--epochs", "1"])
-    assert "precision: mixed_bfloat16 (auto: CPU with avx512_bf16)" in capsys.readouterr().err
+    assert "precision: mixed_bfloat16 (auto: CPU with avx512_bf16)" in capsys.readouterr().out

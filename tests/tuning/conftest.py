@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-# A search that trains in seconds: 32 px, width 4, one residual block, 2 steps per trial.
+# A search that trains in seconds: 32 px, width 4, one residual block, 2 steps per trial, float32.
 TINY_ARGV = [
     "--image-size",
     "32",
@@ -25,6 +25,8 @@ TINY_ARGV = [
     "1",
     "--verbose",
     "0",
+    "--precision",  # as the in-process tests (tests/conftest.py): the same search on every machine
+    "float32",
 ]
 
 

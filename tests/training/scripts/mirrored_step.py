@@ -22,7 +22,7 @@ from conftest import make_tiny_batch  # noqa: E402
 from magan_keras.training.config import TrainConfig  # noqa: E402
 from magan_keras.training.run import build_model  # noqa: E402
 
-config = TrainConfig(image_size=32, base_filters=4, res_blocks=1, batch_size=4)
+config = TrainConfig(image_size=32, base_filters=4, res_blocks=1, batch_size=4, precision="float32")
 batch = make_tiny_batch(batch_size=4)
 dataset = tf.data.Dataset.from_tensors(batch).repeat()
 results = {}

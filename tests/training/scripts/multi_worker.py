@@ -19,7 +19,7 @@ from magan_keras.training.distribution import make_strategy  # noqa: E402
 from magan_keras.training.run import build_model  # noqa: E402
 
 strategy = make_strategy("multi_worker")
-config = TrainConfig(image_size=32, base_filters=4, res_blocks=1, batch_size=4)
+config = TrainConfig(image_size=32, base_filters=4, res_blocks=1, batch_size=4, precision="float32")
 keras.utils.set_random_seed(0)
 inputs, y = make_tiny_batch(batch_size=8)
 dataset = tf.data.Dataset.from_tensor_slices((inputs, y)).repeat().batch(4)
