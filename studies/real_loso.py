@@ -22,7 +22,9 @@ as a 128 px model, no 2x resampling), `paper_lr` (`learning_rate=2e-4`, the pape
 `planes` (`planes="axial,coronal,sagittal"`: one model trained on slices of all three
 orientations), `no_lr_decay` (`lr_decay="none"`: the learning rate held for the whole run),
 `gamma_0.25` and `gamma_0.75` (the modal attention trade-off either side of the default 0.5) and
-`width_32` (`base_filters=32`, twice the default width). The default always runs (added when
+`width_32` (`base_filters=32`, twice the default width), `full_res_crop_width_32` (the crop-trained
+1 mm model at width 32) and `epochs_2x` (the default trained for twice the study's `--epochs`: about
+`width_32`'s training time, so the two read as width against compute). The default always runs (added when
 not named): the tables and figures are the default's, and each other variant is read against it.
 
 Through the volume (`THROUGH_PLANE_VARIANTS`: the default, the crop-trained 1 mm model, the 2.5-D and the
@@ -82,7 +84,11 @@ VARIANTS = {
     "gamma_0.25": {"gamma": 0.25},
     "gamma_0.75": {"gamma": 0.75},
     "width_32": {"base_filters": 32},
+    "full_res_crop_width_32": {"image_size": 256, "crop_size": 128, "pooled_attention": True, "base_filters": 32},
+    "epochs_2x": {},
 }
+# Variants whose switch is relative to the study's own `--epochs`: the run trains this many times as long.
+EPOCH_FACTORS = {"epochs_2x": 2}
 METHODS = ("magan", "best_single", "linear")
 METRICS = ("challenge_ssim_non_tumour", "brain_ssim", "brain_psnr", "brain_mae", "slice_ssim", "slice_psnr")
 TITLES = {
@@ -155,6 +161,7 @@ def fold_config(base, variant, held_out, split_file, output_dir, tfds_data_dir):
     """
     return base.replace(
         **VARIANTS[variant],
+        epochs=base.epochs * EPOCH_FACTORS.get(variant, 1),
         split_file=split_file,
         output_dir=os.path.join(output_dir, variant, held_out),
         tfds_data_dir=os.path.join(tfds_data_dir, held_out),

@@ -63,6 +63,8 @@ def test_every_variant_is_a_valid_configuration_that_sets_only_its_switches(tmp_
         assert changed == set(switches) | {"output_dir"} or not switches, (variant, changed)
     assert configs["no_lr_decay"]["lr_decay"] == "none" and configs["width_32"]["base_filters"] == 32
     assert {configs["gamma_0.25"]["gamma"], configs["gamma_0.75"]["gamma"]} == {0.25, 0.75}
+    assert configs["epochs_2x"]["epochs"] == 2 * base.epochs
+    assert {k for k, v in configs["epochs_2x"].items() if v != configs["default"][k]} == {"epochs", "output_dir"}
 
 
 def test_a_finished_run_with_another_configuration_is_refused(tmp_path):
